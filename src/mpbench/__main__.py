@@ -1,0 +1,3 @@
+from mpbench.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,224 @@
+"""The `mpbench` command: a thin layer that parses options, calls the library and prints.
+
+Exit codes: 0 success; 1 the work ran but something failed; 2 bad usage or bad input (one line
+`error: …` on stderr); 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from types import FrameType
+from typing import TYPE_CHECKING, NoReturn
+
+from rich.console import Console
+
+from mpbench import __version__
+from mpbench.errors import MpbenchError, UsageError
+from mpbench.executors import EXECUTORS
+from mpbench.kernels import default_benchmarks_dir, discover
+from mpbench.matrix import (
+    DEFAULT_BLAS_THREADS,
+    DEFAULT_PROFILE,
+    DEFAULT_TASKS_PER_WORKER,
+    PROFILES,
+    MatrixOptions,
+    available_start_methods,
+    expand,
+    parse_names,
+    parse_workers,
+)
+from mpbench.model import Scenario
+
+if TYPE_CHECKING:
+    from mpbench.storage import Results
+
+DEFAULT_TIMEOUT = 300.0
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        """One line, not argparse's usage block: `error: … (see mpbench run --help)`."""
+        self.exit(2, f"error: {message} (see `{self.prog} --help`)\n")
+
+
+def _positive_int(text: str) -> int:
+    if not text.strip().isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {text!r}")
+    return int(text)
+
+
+def _positive_seconds(text: str) -> float:
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = float("nan")
+    if not 0 < seconds < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a number of seconds above 0, got {text!r}")
+    return seconds
+
+
+def _matrix_arguments() -> _Parser:
+    parent = _Parser(add_help=False)
+    group = parent.add_argument_group("what to run")
+    group.add_argument("--benchmarks", metavar="DIR", type=Path,
+                       help="folder of bm_*.py kernel files (default: ./benchmarks, else the "
+                            "built-in kernels)")
+    group.add_argument("--kernels", metavar="LIST", help="comma-separated kernel names")
+    group.add_argument("--executors", metavar="LIST",
+                       help=f"comma-separated, from: {', '.join(EXECUTORS)} "
+                            "(serial is always added as the baseline)")
+    group.add_argument("--workers", metavar="LIST|auto", default="auto",
+                       help="worker counts, e.g. 1,2,4; auto: 1, 2, 4, … up to the usable CPUs")
+    group.add_argument("--start-method", metavar="LIST",
+                       help="process start methods, comma-separated "
+                            f"(here: {', '.join(available_start_methods())}; default: the "
+                            "platform's)")
+    group.add_argument("-k", "--select", metavar="PATTERN", action="append", default=[],
+                       help="keep scenarios whose id contains PATTERN or matches it as a glob; "
+                            "repeatable")
+    group.add_argument("--profile", choices=list(PROFILES), default=DEFAULT_PROFILE,
+                       help="how long to measure: "
+                            + "; ".join(f"{p.name}: {p.summary}" for p in PROFILES.values()))
+    group.add_argument("--size", type=_positive_int, metavar="N",
+                       help="range size for every kernel (default: each kernel's own)")
+    group.add_argument("--tasks-per-worker", type=_positive_int, default=DEFAULT_TASKS_PER_WORKER,
+                       metavar="N", help="pieces of work per worker (default: %(default)s)")
+    group.add_argument("--blas-threads", type=_positive_int, default=DEFAULT_BLAS_THREADS,
+                       metavar="N", help="BLAS/OpenMP threads per process (default: %(default)s)")
+    return parent
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="mpbench", description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--version", action="version", version=f"mpbench {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
+                                     parser_class=_Parser)
+    matrix = _matrix_arguments()
+
+    run = commands.add_parser("run", parents=[matrix], help="time the scenarios and save them",
+                              description="Time every scenario, each in its own pyperf "
+                                          "subprocess, and save the results file.")
+    run.add_argument("-o", "--output", type=Path, metavar="PATH",
+                     help="results file, .json or .json.gz "
+                          "(default: results/<machine>/<UTC time>.json)")
+    run.add_argument("--timeout", type=_positive_seconds, default=DEFAULT_TIMEOUT,
+                     metavar="SECONDS", help="per scenario (default: %(default)g)")
+    run.add_argument("--machine", metavar="NAME", help="machine name for the results folder "
+                                                       "(default: the host name)")
+
+    commands.add_parser("list", parents=[matrix], help="print the scenario ids a run would time",
+                        description="Print the scenario ids that `run` with the same options "
+                                    "would time.")
+
+    show = commands.add_parser("show", help="print the summary of results files",
+                               description="Print the machine, the summary table and any "
+                                           "failures of results files.")
+    show.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    console = Console(highlight=False)
+    try:
+        if args.command == "run":
+            return _run(args, console)
+        if args.command == "list":
+            return _list(args, console)
+        return _show(args, console)
+    except MpbenchError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+def _plan(args: argparse.Namespace, usable_cpus: int) -> tuple[MatrixOptions, list[Scenario]]:
+    """The matrix options the command line asks for, and the scenarios they expand to."""
+    kernels = discover(args.benchmarks or default_benchmarks_dir())
+    options = MatrixOptions(
+        kernels=parse_names(args.kernels, kernels, "kernel") if args.kernels else None,
+        executors=parse_names(args.executors, EXECUTORS, "executor") if args.executors else None,
+        workers=parse_workers(args.workers, usable_cpus),
+        start_methods=(parse_names(args.start_method, available_start_methods(), "start method")
+                       if args.start_method else None),
+        size=args.size,
+        tasks_per_worker=args.tasks_per_worker,
+        blas_threads=args.blas_threads,
+        select=tuple(args.select),
+        profile=args.profile,
+    )
+    return options, expand(kernels, options, usable_cpus)
+
+
+def _list(args: argparse.Namespace, console: Console) -> int:
+    from mpbench.machine import usable_cpus
+
+    for scenario in _plan(args, usable_cpus())[1]:
+        console.print(scenario.id, markup=False)
+    return 0
+
+
+def _run(args: argparse.Namespace, console: Console) -> int:
+    from mpbench import machine as machine_facts
+    from mpbench.runner import RunSettings, run_all
+    from mpbench.storage import Results, default_path
+    from mpbench.views import ProgressView, print_machine, print_results
+
+    machine = machine_facts.collect(args.machine)
+    options, scenarios = _plan(args, machine.usable_cpus)
+    path = args.output or default_path(machine)
+    if not path.name.endswith((".json", ".json.gz")):
+        raise UsageError(f"--output {path}: a results file name must end in .json or .json.gz")
+    if args.output and path.exists():
+        raise UsageError(f"--output {path} already exists; results files are never overwritten, "
+                         "choose a new name")
+    settings = RunSettings(profile=PROFILES[options.profile], timeout=args.timeout)
+    results = Results(machine=machine, plan=scenarios,
+                      options={**dataclasses.asdict(options), "timeout": args.timeout})
+
+    print_machine(console, machine)
+    console.print(f"profile {settings.profile.name} ({settings.profile.summary}); "
+                  f"{len(scenarios)} scenarios, timeout {args.timeout:g} s each")
+    signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
+    with ProgressView(console, len(scenarios)) as view:
+        try:
+            run_all(results, scenarios, settings, path, view)
+        except KeyboardInterrupt:
+            view.stop()
+            _report_interrupt(results, len(scenarios))
+            return 130
+    print_results(console, results)
+    if results.failures:
+        console.print(f"[red]{len(results.failures)} of {len(scenarios)} scenarios failed[/red]")
+    console.print(f"results saved to {results.path}", markup=False, soft_wrap=True)
+    return 1 if results.failures else 0
+
+
+def _raise_keyboard_interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def _report_interrupt(results: Results, planned: int) -> None:
+    if results.path is None:
+        print(f"interrupted before any of the {planned} scenarios finished; nothing was saved",
+              file=sys.stderr)
+        return
+    done = len(results.benchmarks) + len(results.failures)
+    print(f"interrupted: {done} of {planned} scenarios are saved in {results.path}",
+          file=sys.stderr)
+
+
+def _show(args: argparse.Namespace, console: Console) -> int:
+    from mpbench.storage import read_many
+    from mpbench.views import print_results
+
+    for results in read_many(args.files):
+        print_results(console, results)
+    return 0

@@ -1,0 +1,369 @@
+"""Every way mpbench runs a list of tasks: serially, with threads, and with processes.
+
+Each executor is a small class behind one protocol: `open()` creates whatever lives across calls
+(pools, a Manager), `run(tasks)` returns the partial results, `close()` releases it all.
+Only `run` is timed. Process executors never wait without checking that their workers are still
+alive: a Pool whose worker dies would otherwise wait forever.
+"""
+
+from __future__ import annotations
+
+import abc
+import ctypes
+import itertools
+import multiprocessing
+import signal
+import sys
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from multiprocessing.context import BaseContext
+from multiprocessing.pool import AsyncResult
+from multiprocessing.process import BaseProcess
+from queue import Empty
+from types import TracebackType
+from typing import Any, ClassVar, Self
+
+from mpbench.kernels import RESULT_MODULUS
+from mpbench.model import KernelFunc
+
+POLL_SECONDS = 0.05  # how often a waiting parent checks that its workers are alive
+FAILURE_MARKER = "mpbench-failure:"  # prefix of the one line a failing worker leaves on stderr
+
+
+class WorkerDiedError(RuntimeError):
+    """A worker process ended before delivering its results."""
+
+
+@dataclass(frozen=True)
+class Task:
+    """One piece of the work: the kernel over `[start, stop)`. Picklable by reference."""
+
+    func: KernelFunc
+    start: int
+    stop: int
+
+    def __call__(self) -> int:
+        return self.func(self.start, self.stop)
+
+
+def _nothing(start: int, stop: int) -> int:
+    return 0
+
+
+def trivial_tasks(count: int) -> list[Task]:
+    """Tasks that do nothing: running them shows what an executor costs before any work."""
+    return [Task(_nothing, 0, 0)] * count
+
+
+def split_range(size: int, pieces: int) -> list[tuple[int, int]]:
+    """`[0, size)` cut into `pieces` contiguous ranges whose lengths differ by at most one."""
+    bounds = [size * index // pieces for index in range(pieces + 1)]
+    return list(itertools.pairwise(bounds))
+
+
+def describe_exit(exitcode: int | None) -> str:
+    """A process exit code in words: `exited with code 3`, `killed by SIGKILL`."""
+    if exitcode is None:
+        return "is still running"
+    if exitcode < 0:
+        try:
+            return f"was killed by {signal.Signals(-exitcode).name}"
+        except ValueError:
+            return f"was killed by signal {-exitcode}"
+    return f"exited with code {exitcode}"
+
+
+def _call(task: Task) -> int:
+    return task()
+
+
+def _shares(tasks: Sequence[Task], workers: int) -> list[Sequence[Task]]:
+    """Deal tasks round-robin, so each worker gets pieces from all over the range."""
+    return [tasks[index::workers] for index in range(workers)]
+
+
+class Executor(abc.ABC):
+    """Runs tasks with a fixed number of workers; use as a context manager."""
+
+    name: ClassVar[str]
+    uses_processes: ClassVar[bool] = False
+
+    def __init__(self, workers: int, start_method: str | None = None) -> None:
+        self.workers = workers
+        self.start_method = start_method
+
+    def open(self) -> None:  # noqa: B027 (most executors have nothing to set up)
+        """Create what is reused across calls of `run` (outside the timed region)."""
+
+    def close(self) -> None:  # noqa: B027
+        """Release everything `open` created; no worker outlives this."""
+
+    @abc.abstractmethod
+    def run(self, tasks: Sequence[Task]) -> list[int]:
+        """Partial results that `kernels.combine` adds up: one per task, or fewer if the
+        executor already added some together (as `process_value` must)."""
+
+    def __enter__(self) -> Self:
+        self.open()
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 traceback: TracebackType | None) -> None:
+        self.close()
+
+
+class Serial(Executor):
+    """The baseline: every task in turn, in the calling thread."""
+
+    name = "serial"
+
+    def run(self, tasks: Sequence[Task]) -> list[int]:
+        return [task() for task in tasks]
+
+
+class Threads(Executor):
+    """One `threading.Thread` per worker, started for each call."""
+
+    name = "threads"
+
+    def run(self, tasks: Sequence[Task]) -> list[int]:
+        results: list[list[int]] = [[] for _ in range(self.workers)]
+        errors: list[BaseException] = []
+
+        def work(index: int, share: Sequence[Task]) -> None:
+            try:
+                results[index] = [task() for task in share]
+            except BaseException as exc:  # re-raised in the caller below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=work, args=(index, share))
+                   for index, share in enumerate(_shares(tasks, self.workers))]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        if errors:
+            raise errors[0]
+        return [value for share in results for value in share]
+
+
+class ThreadPool(Executor):
+    """A `concurrent.futures.ThreadPoolExecutor`, created once."""
+
+    name = "thread_pool"
+
+    def open(self) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=self.workers)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def run(self, tasks: Sequence[Task]) -> list[int]:
+        return list(self._pool.map(_call, tasks))
+
+
+class ProcessExecutor(Executor):
+    """Base of the executors that run tasks in other processes, under a chosen start method."""
+
+    uses_processes = True
+
+    def __init__(self, workers: int, start_method: str | None = None) -> None:
+        super().__init__(workers, start_method)
+        self.context: BaseContext = multiprocessing.get_context(start_method)
+
+
+class _ProcessPerWorker(ProcessExecutor):
+    """Starts one `multiprocessing.Process` per worker for each call, each given its share."""
+
+    def run(self, tasks: Sequence[Task]) -> list[int]:
+        return self._run(_shares(tasks, self.workers))
+
+    @abc.abstractmethod
+    def _run(self, shares: list[Sequence[Task]]) -> list[int]: ...
+
+    def _start(self, body: Callable[..., None], shares: list[Sequence[Task]],
+               *args: Any) -> list[BaseProcess]:
+        start = self.context.Process  # type: ignore[attr-defined]  # on every concrete context
+        processes: list[BaseProcess] = [start(target=_child, args=(body, share, *args))
+                                        for share in shares]
+        for process in processes:
+            process.start()
+        return processes
+
+
+def _child(body: Callable[..., None], *args: Any) -> None:
+    """Entry point of a per-call child: on failure, leave one readable line and exit 1."""
+    try:
+        body(*args)
+    except BaseException as exc:
+        print(f"{FAILURE_MARKER} {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
+        sys.exit(1)
+
+
+def _join_all(processes: Sequence[BaseProcess]) -> None:
+    """Wait for every process; raise as soon as one has failed."""
+    for process in processes:
+        while process.exitcode is None:
+            process.join(POLL_SECONDS)
+            _check_alive(processes)
+        _check_alive(processes)
+
+
+def _check_alive(processes: Sequence[BaseProcess]) -> None:
+    for process in processes:
+        if process.exitcode not in (None, 0):
+            for other in processes:
+                if other.exitcode is None:
+                    other.kill()
+                    other.join()
+            raise WorkerDiedError(f"a worker process {describe_exit(process.exitcode)}")
+
+
+def _send_to_queue(share: Sequence[Task], queue: Any) -> None:
+    queue.put([task() for task in share])
+
+
+def _add_to_value(share: Sequence[Task], total: Any) -> None:
+    for task in share:
+        partial = task()
+        with total.get_lock():
+            total.value = (total.value + partial) % RESULT_MODULUS
+
+
+def _append_to_list(share: Sequence[Task], results: Any) -> None:
+    for task in share:
+        results.append(task())
+
+
+class ProcessQueue(_ProcessPerWorker):
+    """Processes send their results back through a `Queue`, read with a blocking `get`."""
+
+    name = "process_queue"
+
+    def _run(self, shares: list[Sequence[Task]]) -> list[int]:
+        queue = self.context.Queue()
+        processes = self._start(_send_to_queue, shares, queue)
+        results: list[int] = []
+        received = 0
+        while received < len(shares):
+            try:
+                results.extend(queue.get(timeout=POLL_SECONDS))
+                received += 1
+            except Empty:
+                _check_alive(processes)
+        _join_all(processes)
+        return results
+
+
+class ProcessValue(_ProcessPerWorker):
+    """Processes add their results into one shared `Value` under its `Lock`."""
+
+    name = "process_value"
+
+    def _run(self, shares: list[Sequence[Task]]) -> list[int]:
+        total = self.context.Value(ctypes.c_uint64, 0)
+        _join_all(self._start(_add_to_value, shares, total))
+        return [int(total.value)]
+
+
+class ProcessManager(_ProcessPerWorker):
+    """Processes append their results to a `Manager().list()`; the Manager lives across calls."""
+
+    name = "process_manager"
+
+    def open(self) -> None:
+        self._manager = self.context.Manager()
+
+    def close(self) -> None:
+        self._manager.shutdown()
+
+    def _run(self, shares: list[Sequence[Task]]) -> list[int]:
+        results = self._manager.list()
+        _join_all(self._start(_append_to_list, shares, results))
+        return list(results)
+
+
+class _Pool(ProcessExecutor):
+    """A `multiprocessing.Pool`, created once; its workers never exit unless killed."""
+
+    def open(self) -> None:
+        self._pool = self.context.Pool(self.workers)
+        # Pool silently replaces a dead worker and leaves its task unfinished forever; keeping
+        # the original Process objects (Pool has no public list) lets us notice the death.
+        self._processes: list[BaseProcess] = list(self._pool._pool)  # type: ignore[attr-defined]
+
+    def close(self) -> None:
+        self._pool.terminate()
+        self._pool.join()
+
+    def _await(self, result: AsyncResult[Any]) -> Any:
+        while not result.ready():
+            result.wait(POLL_SECONDS)
+            for process in self._processes:
+                if process.exitcode is not None:
+                    ending = describe_exit(process.exitcode)
+                    raise WorkerDiedError(f"a pool worker process {ending}")
+        return result.get()
+
+
+class PoolMap(_Pool):
+    """`Pool.map` with one task per chunk."""
+
+    name = "pool_map"
+
+    def run(self, tasks: Sequence[Task]) -> list[int]:
+        return list(self._await(self._pool.map_async(_call, tasks, chunksize=1)))
+
+
+class PoolAsync(_Pool):
+    """`Pool.apply_async` for each task, then `get` on each result."""
+
+    name = "pool_async"
+
+    def run(self, tasks: Sequence[Task]) -> list[int]:
+        pending = [self._pool.apply_async(_call, (task,)) for task in tasks]
+        return [self._await(result) for result in pending]
+
+
+class ProcessPool(ProcessExecutor):
+    """A `concurrent.futures.ProcessPoolExecutor`, created once."""
+
+    name = "process_pool"
+
+    def open(self) -> None:
+        self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=self.context)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def run(self, tasks: Sequence[Task]) -> list[int]:
+        try:
+            return list(self._pool.map(_call, tasks))
+        except BrokenProcessPool:
+            # The exception does not say how the worker ended; its Process objects do.
+            processes = getattr(self._pool, "_processes", None) or {}
+            endings = sorted({describe_exit(p.exitcode) for p in processes.values()
+                              if p.exitcode not in (None, 0)})
+            how = ", ".join(endings) or "ended abruptly"
+            raise WorkerDiedError(f"a process pool worker {how}") from None
+
+
+EXECUTORS: dict[str, type[Executor]] = {
+    cls.name: cls
+    for cls in (Serial, Threads, ThreadPool, ProcessQueue, ProcessValue, ProcessManager,
+                PoolMap, PoolAsync, ProcessPool)
+}
+
+
+def default_start_method() -> str:
+    """The start method multiprocessing uses here when none is asked for."""
+    return multiprocessing.get_context().get_start_method()
+
+
+def start_methods() -> list[str]:
+    """The start methods this platform offers, the default first."""
+    default = default_start_method()
+    return [default, *(m for m in multiprocessing.get_all_start_methods() if m != default)]

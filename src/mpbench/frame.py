@@ -1,0 +1,98 @@
+"""Results files → one tidy pandas DataFrame: the only bridge from pyperf to pandas.
+
+One row per timed value (warmups left out). The columns, in order, are `COLUMNS`; the README
+documents each.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from mpbench.errors import ResultsFileError
+from mpbench.storage import Results, read
+
+COLUMNS: dict[str, str] = {
+    "file": "string",
+    "machine": "string",
+    "python": "string",
+    "scenario": "string",
+    "kernel": "string",
+    "executor": "string",
+    "start_method": "string",
+    "workers": "int64",
+    "size": "int64",
+    "tasks": "int64",
+    "blas_threads": "int64",
+    "usable_cpus": "int64",
+    "cpus_granted": "int64",
+    "gil_enabled": "boolean",
+    "process": "int64",
+    "sample": "int64",
+    "value": "float64",
+    "startup_s": "float64",
+    "result": "string",
+    "date": "datetime64[ns]",
+}
+
+PathArg = str | os.PathLike[str]
+
+
+def results_paths(paths: PathArg | Iterable[PathArg]) -> list[Path]:
+    """Files named directly, plus every results file inside folders that are named."""
+    items = [paths] if isinstance(paths, str | os.PathLike) else list(paths)
+    found: list[Path] = []
+    for item in map(Path, items):
+        if item.is_dir():
+            found.extend(sorted(p for p in item.iterdir()
+                                if p.name.endswith((".json", ".json.gz"))))
+        else:
+            found.append(item)
+    if not found:
+        raise ResultsFileError(f"no results files in {', '.join(map(str, items)) or 'nothing'}")
+    return found
+
+
+def load(paths: PathArg | Iterable[PathArg]) -> pd.DataFrame:
+    """Read results files (or folders of them) into the tidy frame."""
+    return to_frame([read(path) for path in results_paths(paths)])
+
+
+def to_frame(results: Sequence[Results]) -> pd.DataFrame:
+    rows = [row for result in results for row in _rows(result)]
+    frame = pd.DataFrame(rows, columns=list(COLUMNS))
+    return frame.astype(COLUMNS)
+
+
+def _rows(results: Results) -> Iterable[dict[str, Any]]:
+    machine = results.machine
+    for bench in results.benchmarks:
+        for process, run in enumerate(r for r in bench.get_runs() if r.values):
+            metadata = run.get_metadata()
+            for sample, value in enumerate(run.values):
+                yield {
+                    "file": str(results.path),
+                    "machine": machine.name,
+                    "python": machine.python_version,
+                    "scenario": bench.get_name(),
+                    "kernel": metadata["kernel"],
+                    "executor": metadata["executor"],
+                    "start_method": metadata.get("start_method"),
+                    "workers": metadata["workers"],
+                    "size": metadata["size"],
+                    "tasks": metadata["tasks"],
+                    "blas_threads": metadata["blas_threads"],
+                    "usable_cpus": machine.usable_cpus,
+                    "cpus_granted": metadata.get("cpus_granted", machine.usable_cpus),
+                    "gil_enabled": metadata.get("gil_enabled", "yes") == "yes",
+                    "process": process,
+                    "sample": sample,
+                    "value": value,
+                    "startup_s": metadata.get("startup_s"),
+                    "result": metadata.get("result"),
+                    "date": pd.Timestamp(metadata["date"]) if "date" in metadata else pd.NaT,
+                }

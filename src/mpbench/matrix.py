@@ -1,0 +1,158 @@
+"""From options to the ordered list of scenarios a run will time.
+
+The matrix is kernel × executor × start method × workers. `serial` runs once per kernel, with one
+worker, over the whole range in one call: it is the baseline every speedup is measured against.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import multiprocessing
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+from mpbench.errors import UsageError
+from mpbench.executors import EXECUTORS, Serial, default_start_method
+from mpbench.model import KernelSpec, Scenario
+
+DEFAULT_TASKS_PER_WORKER = 4
+DEFAULT_BLAS_THREADS = 1
+
+
+@dataclass(frozen=True)
+class Profile:
+    """How long pyperf measures each scenario."""
+
+    name: str
+    processes: int
+    values: int
+    warmups: int
+    size_scale: float
+    summary: str
+
+
+PROFILES: dict[str, Profile] = {
+    profile.name: profile
+    for profile in (
+        Profile("smoke", 1, 1, 0, 0.1,
+                "1 process × 1 value at a tenth of each size: checks that everything runs"),
+        Profile("quick", 1, 5, 1, 1.0, "1 process × 5 values: a first look (the default)"),
+        Profile("standard", 6, 3, 1, 1.0, "6 processes × 3 values: numbers to compare"),
+        Profile("rigorous", 20, 3, 1, 1.0, "20 processes × 3 values: pyperf's own default"),
+    )
+}
+DEFAULT_PROFILE = "quick"
+
+
+@dataclass(frozen=True)
+class MatrixOptions:
+    """What to run; None means "the default for this machine"."""
+
+    kernels: Sequence[str] | None = None
+    executors: Sequence[str] | None = None
+    workers: Sequence[int] | None = None
+    start_methods: Sequence[str] | None = None
+    size: int | None = None
+    tasks_per_worker: int = DEFAULT_TASKS_PER_WORKER
+    blas_threads: int = DEFAULT_BLAS_THREADS
+    select: Sequence[str] = ()
+    profile: str = DEFAULT_PROFILE
+
+
+def auto_workers(usable_cpus: int) -> list[int]:
+    """1, 2, 4, … up to the usable CPUs, ending on the usable count itself."""
+    counts = [1]
+    while counts[-1] * 2 <= usable_cpus:
+        counts.append(counts[-1] * 2)
+    if counts[-1] != usable_cpus:
+        counts.append(usable_cpus)
+    return counts
+
+
+def max_workers(usable_cpus: int) -> int:
+    """The most workers mpbench will start: enough to study oversubscription, not a fork bomb."""
+    return max(64, 4 * usable_cpus)
+
+
+def parse_workers(text: str, usable_cpus: int) -> list[int]:
+    """`auto` or a comma-separated list such as `1,2,4`, sorted and deduplicated."""
+    if text.strip() == "auto":
+        return auto_workers(usable_cpus)
+    limit = max_workers(usable_cpus)
+    counts: set[int] = set()
+    for item in text.split(","):
+        item = item.strip()
+        if not item.isdigit() or not 1 <= int(item) <= limit:
+            raise UsageError(
+                f"--workers {text!r}: each count must be a whole number from 1 to {limit} "
+                "(this machine's limit), e.g. --workers 1,2,4 or --workers auto"
+            )
+        counts.add(int(item))
+    return sorted(counts)
+
+
+def parse_names(text: str, valid: Iterable[str], what: str) -> list[str]:
+    """A comma-separated list of names, each checked against `valid`."""
+    valid = list(valid)
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    unknown = [name for name in names if name not in valid]
+    if unknown or not names:
+        shown = ", ".join(unknown) if unknown else repr(text)
+        raise UsageError(f"unknown {what} {shown}; choose from: {', '.join(valid)}")
+    return list(dict.fromkeys(names))
+
+
+def is_selected(scenario_id: str, patterns: Sequence[str]) -> bool:
+    """True when any pattern matches: a glob if it has `*?[`, else a substring."""
+    if not patterns:
+        return True
+    return any(
+        fnmatch.fnmatchcase(scenario_id, pattern) if any(c in pattern for c in "*?[")
+        else pattern in scenario_id
+        for pattern in patterns
+    )
+
+
+def expand(kernels: Mapping[str, KernelSpec], options: MatrixOptions,
+           usable_cpus: int) -> list[Scenario]:
+    """Every scenario the options ask for, in a stable order: kernel, executor, start method,
+    workers."""
+    profile = PROFILES[options.profile]
+    kernel_names = options.kernels or list(kernels)
+    executor_names = list(options.executors or EXECUTORS)
+    if Serial.name not in executor_names:
+        executor_names.insert(0, Serial.name)  # every speedup needs its baseline
+    start_methods = options.start_methods or [default_start_method()]
+    worker_counts = options.workers or auto_workers(usable_cpus)
+
+    scenarios = []
+    for kernel_name in kernel_names:
+        spec = kernels[kernel_name]
+        size = options.size or max(1, round(spec.size * profile.size_scale))
+        for executor_name in executor_names:
+            executor = EXECUTORS[executor_name]
+            if executor is Serial:
+                layouts: list[tuple[str | None, int, int]] = [(None, 1, 1)]
+            else:
+                methods: list[str | None] = (
+                    list(start_methods) if executor.uses_processes else [None])
+                layouts = [(method, workers, workers * options.tasks_per_worker)
+                           for method in methods for workers in worker_counts]
+            for start_method, workers, tasks in layouts:
+                scenario = Scenario(
+                    kernel=kernel_name, executor=executor_name, workers=workers, size=size,
+                    tasks=tasks, start_method=start_method, blas_threads=options.blas_threads,
+                    kernel_file=spec.source_file, kernel_hash=spec.source_hash,
+                )
+                if is_selected(scenario.id, options.select):
+                    scenarios.append(scenario)
+    if not scenarios:
+        raise UsageError(
+            f"no scenario matches -k {' -k '.join(options.select)}; "
+            "`mpbench list` shows the scenario ids"
+        )
+    return scenarios
+
+
+def available_start_methods() -> list[str]:
+    return multiprocessing.get_all_start_methods()

@@ -1,0 +1,154 @@
+"""The values that flow through mpbench: kernels, scenarios, machines and failures.
+
+Everything here is a frozen dataclass. Scenarios and machines know how to turn themselves into
+pyperf metadata (flat str/int/float values) and back, which is how they survive in results files.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from mpbench.errors import ResultsFileError
+
+KernelFunc = Callable[[int, int], int]
+MetadataValue = str | int | float
+
+
+@dataclass(frozen=True)
+class KernelSpec:
+    """A kernel found in a benchmarks folder: `func(start, stop) -> int` over `[start, stop)`."""
+
+    name: str
+    func: KernelFunc
+    size: int
+    description: str
+    source_file: str
+    source_hash: str
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """One cell of the matrix: a kernel run by one executor with a number of workers."""
+
+    kernel: str
+    executor: str
+    workers: int
+    size: int
+    tasks: int
+    start_method: str | None
+    blas_threads: int
+    kernel_file: str
+    kernel_hash: str
+
+    @property
+    def id(self) -> str:
+        """Stable name, the same on every machine: `kernel/executor/wN[/start_method]`."""
+        parts = [self.kernel, self.executor, f"w{self.workers}"]
+        if self.start_method:
+            parts.append(self.start_method)
+        return "/".join(parts)
+
+    def to_metadata(self) -> dict[str, MetadataValue]:
+        """The axes, as pyperf benchmark metadata (the kernel's file path stays local)."""
+        metadata: dict[str, MetadataValue] = {
+            "kernel": self.kernel,
+            "executor": self.executor,
+            "workers": self.workers,
+            "size": self.size,
+            "tasks": self.tasks,
+            "blas_threads": self.blas_threads,
+            "kernel_hash": self.kernel_hash,
+        }
+        if self.start_method:
+            metadata["start_method"] = self.start_method
+        return metadata
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> Scenario:
+        return cls.from_dict(json.loads(text))
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Scenario:
+        return cls(**_checked_fields(cls, data, "a stored scenario"))
+
+
+@dataclass(frozen=True)
+class Machine:
+    """Facts about the machine and interpreter a run was measured on."""
+
+    name: str
+    hostname: str
+    platform: str
+    cpu_model: str
+    logical_cpus: int
+    physical_cpus: int | None
+    usable_cpus: int
+    usable_cpus_source: str
+    python_version: str
+    python_implementation: str
+    python_build: str
+    gil_enabled: bool
+    blas: str
+    mpbench_version: str
+    git_commit: str | None
+
+    def to_metadata(self) -> dict[str, MetadataValue]:
+        """Suite-level pyperf metadata; keys are prefixed so they never clash with pyperf's own."""
+        metadata: dict[str, MetadataValue] = {}
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            if value is None or value == "":
+                continue
+            if isinstance(value, bool):
+                value = "yes" if value else "no"
+            metadata[f"machine_{field.name}"] = value
+        return metadata
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Machine:
+        return cls(**_checked_fields(cls, data, "the machine facts"))
+
+
+_TYPES: dict[str, tuple[type, ...]] = {
+    "str": (str,), "int": (int,), "bool": (bool,),
+    "int | None": (int, type(None)), "str | None": (str, type(None)),
+}
+
+
+def _checked_fields(cls: type, data: Any, what: str) -> dict[str, Any]:
+    """`data` if it has exactly the dataclass's fields, each of the declared type; else raise."""
+    expected = {field.name: str(field.type) for field in dataclasses.fields(cls)}
+    if not isinstance(data, Mapping) or set(data) != set(expected):
+        raise ResultsFileError(f"{what}: missing or unknown fields")
+    for name, annotation in expected.items():
+        kinds = _TYPES[annotation]
+        value = data[name]
+        if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
+            raise ResultsFileError(f"{what}: {name!r} should not be a {type(value).__name__}")
+    return dict(data)
+
+
+@dataclass(frozen=True)
+class Failure:
+    """A scenario that produced no measurement, and why, in words a person understands."""
+
+    scenario: Scenario
+    reason: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"scenario": dataclasses.asdict(self.scenario), "id": self.scenario.id,
+                "reason": self.reason}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Failure:
+        try:
+            return cls(Scenario.from_dict(data["scenario"]), str(data["reason"]))
+        except (KeyError, TypeError) as exc:
+            raise ResultsFileError(f"a stored failure: missing {exc}") from None

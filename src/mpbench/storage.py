@@ -1,0 +1,189 @@
+"""Results files: pyperf BenchmarkSuite JSON with one extra top-level `mpbench` section.
+
+pyperf reads the file as it is (it ignores keys it does not know), so `python -m pyperf stats`
+and `compare_to` work on it. Each benchmark is one scenario, named by its id, with the axes as
+its metadata; the machine facts are added to every benchmark, so pyperf shows them as suite
+metadata. The `mpbench` section keeps what pyperf has no place for: the planned scenarios, the
+ones that failed and why, and the run's options.
+
+Files are only ever written whole, to a temporary file that then takes the final name, so a
+crash or an interrupt leaves either the previous complete file or the new complete file.
+Results are JSON: never unpickled, never executed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import gzip
+import io
+import json
+import os
+import secrets
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+import pyperf
+
+from mpbench.errors import ResultsFileError
+from mpbench.model import Failure, Machine, Scenario
+
+FORMAT_VERSION = 1
+SECTION = "mpbench"
+RESULTS_DIR = Path("results")
+
+
+@dataclass
+class Results:
+    """Everything one run produced: pyperf benchmarks, failures, and how the run was asked for."""
+
+    machine: Machine
+    benchmarks: list[pyperf.Benchmark] = field(default_factory=list)
+    failures: list[Failure] = field(default_factory=list)
+    plan: list[Scenario] = field(default_factory=list)
+    options: dict[str, Any] = field(default_factory=dict)
+    path: Path | None = None
+
+    def measured_ids(self) -> set[str]:
+        return {bench.get_name() for bench in self.benchmarks}
+
+    def missing(self) -> list[Scenario]:
+        """Planned scenarios with neither a measurement nor a recorded failure."""
+        done = self.measured_ids() | {failure.scenario.id for failure in self.failures}
+        return [scenario for scenario in self.plan if scenario.id not in done]
+
+
+def default_path(machine: Machine, now: dt.datetime | None = None) -> Path:
+    """`results/<machine>/<UTC timestamp>.json`."""
+    stamp = (now or dt.datetime.now(dt.UTC)).strftime("%Y%m%dT%H%M%SZ")
+    return RESULTS_DIR / machine.name / f"{stamp}.json"
+
+
+def to_json(results: Results) -> dict[str, Any]:
+    data: dict[str, Any] = {"version": "1.0", "benchmarks": []}
+    if results.benchmarks:
+        buffer = io.StringIO()
+        pyperf.BenchmarkSuite(results.benchmarks).dump(buffer)
+        data = json.loads(buffer.getvalue())
+    data[SECTION] = {
+        "format": FORMAT_VERSION,
+        "machine": asdict(results.machine),
+        "options": results.options,
+        "plan": [asdict(scenario) for scenario in results.plan],
+        "failures": [failure.to_dict() for failure in results.failures],
+    }
+    return data
+
+
+def save(results: Results, path: Path, *, replace: bool) -> Path:
+    """Write the whole file atomically and return where it went.
+
+    With `replace=False` an existing file is never touched: the name gets a `-2`, `-3`, …
+    suffix instead, so two runs started in the same second keep both their results.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(to_json(results), sort_keys=True, separators=(",", ":")) + "\n"
+    temporary = _write_temporary(path, text)
+    try:
+        if replace:
+            temporary.replace(path)
+            return path
+        for candidate in _candidates(path):
+            try:
+                os.link(temporary, candidate)  # fails if the name is taken: no overwrite race
+            except FileExistsError:
+                continue
+            return candidate
+        raise ResultsFileError(f"could not find a free file name next to {path}")
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+def _candidates(path: Path) -> list[Path]:
+    stem, suffixes = path.name.split(".", 1) if "." in path.name else (path.name, "")
+    dot = "." if suffixes else ""
+    return [path] + [path.with_name(f"{stem}-{n}{dot}{suffixes}") for n in range(2, 1000)]
+
+
+def _write_temporary(path: Path, text: str) -> Path:
+    """A hidden, uniquely named file beside `path` (same file system, so renames are atomic)."""
+    temporary = path.with_name(f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}.tmp")
+    try:
+        with temporary.open("xb") as raw:
+            if path.name.endswith(".gz"):
+                with gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as zipped:
+                    zipped.write(text.encode())
+            else:
+                raw.write(text.encode())
+            raw.flush()
+            os.fsync(raw.fileno())
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+    return temporary
+
+
+def read(path: Path) -> Results:
+    """Load a results file, or raise ResultsFileError saying what is wrong with it."""
+    data = _read_json(path)
+    if not isinstance(data, dict) or "benchmarks" not in data or "version" not in data:
+        raise ResultsFileError(f"{path} is JSON but not a pyperf results file")
+    section = data.get(SECTION)
+    if not isinstance(section, dict):
+        raise ResultsFileError(
+            f"{path} is a pyperf file without mpbench metadata; make it with `mpbench run`"
+        )
+    if section.get("format") != FORMAT_VERSION:
+        raise ResultsFileError(
+            f"{path} has mpbench format {section.get('format')!r}; this mpbench reads "
+            f"format {FORMAT_VERSION}"
+        )
+    try:
+        machine = Machine.from_dict(section["machine"])
+        plan = [Scenario.from_dict(item) for item in section.get("plan", [])]
+        failures = [Failure.from_dict(item) for item in section.get("failures", [])]
+        options = dict(section.get("options", {}))
+        benchmarks = []
+        if data["benchmarks"]:
+            suite = pyperf.BenchmarkSuite.loads(json.dumps(data))
+            benchmarks = suite.get_benchmarks()
+    except ResultsFileError as exc:
+        raise ResultsFileError(f"{path} is damaged: {exc}") from None
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise ResultsFileError(f"{path} is damaged: {type(exc).__name__}: {exc}") from None
+    return Results(machine=machine, benchmarks=benchmarks, failures=failures, plan=plan,
+                   options=options, path=path)
+
+
+def read_many(paths: Sequence[Path]) -> list[Results]:
+    if not paths:
+        raise ResultsFileError("no results file given")
+    return [read(path) for path in paths]
+
+
+def _read_json(path: Path) -> Any:
+    if path.is_dir():
+        raise ResultsFileError(f"{path} is a folder; give one of the results files in it")
+    try:
+        with _open_text(path) as stream:
+            return json.load(stream)
+    except FileNotFoundError:
+        raise ResultsFileError(f"{path} does not exist") from None
+    except PermissionError:
+        raise ResultsFileError(f"{path} cannot be read: permission denied") from None
+    except (UnicodeDecodeError, gzip.BadGzipFile, EOFError) as exc:
+        raise ResultsFileError(f"{path} is not a text JSON file ({exc})") from None
+    except json.JSONDecodeError as exc:
+        what = "is empty" if exc.pos == 0 and exc.msg.startswith("Expecting value") else \
+            f"is not valid JSON ({exc.msg} at line {exc.lineno})"
+        raise ResultsFileError(f"{path} {what}; is it a results file from `mpbench run`?") \
+            from None
+    except OSError as exc:
+        raise ResultsFileError(f"{path} cannot be read: {exc.strerror or exc}") from None
+
+
+def _open_text(path: Path) -> IO[str]:
+    if path.name.endswith(".gz"):
+        return gzip.open(path, "rt", encoding="utf-8")
+    return path.open(encoding="utf-8")

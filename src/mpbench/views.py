@@ -1,0 +1,104 @@
+"""Terminal output with rich: run progress, machine facts, summary tables, failures."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import TracebackType
+
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table as RichTable
+
+from mpbench.model import Machine, Scenario
+from mpbench.runner import Outcome
+from mpbench.storage import Results
+from mpbench.tables import Table, format_seconds
+
+
+class ProgressView:
+    """A progress bar with the current scenario, done/total and time left; one line per result."""
+
+    def __init__(self, console: Console, total: int) -> None:
+        self.console = console
+        self.progress = Progress(
+            SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
+            MofNCompleteColumn(), TimeElapsedColumn(), TextColumn("left"), TimeRemainingColumn(),
+            console=console, transient=True,
+        )
+        self.task = self.progress.add_task("starting", total=total)
+
+    def __enter__(self) -> ProgressView:
+        self.progress.start()
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 traceback: TracebackType | None) -> None:
+        self.stop()
+
+    def stop(self) -> None:
+        self.progress.stop()
+
+    def scenario_started(self, index: int, scenario: Scenario) -> None:
+        self.progress.update(self.task, description=escape(scenario.id))
+
+    def scenario_finished(self, index: int, outcome: Outcome, path: Path) -> None:
+        self.progress.advance(self.task)
+        scenario_id = escape(outcome.scenario.id)
+        if outcome.benchmark is not None:
+            median = format_seconds(outcome.benchmark.median())
+            self.console.print(f"[green]✓[/green] {scenario_id:<36} median {median:>9}   "
+                               f"[dim]{outcome.wall_seconds:.1f} s[/dim]")
+        elif outcome.failure is not None:
+            self.console.print(f"[red]✗ {scenario_id}[/red]: {escape(outcome.failure.reason)}")
+
+
+def print_machine(console: Console, machine: Machine) -> None:
+    gil = "GIL enabled" if machine.gil_enabled else "GIL disabled"
+    physical = machine.physical_cpus if machine.physical_cpus is not None else "?"
+    console.print(
+        f"[bold]{escape(machine.name)}[/bold]: {escape(machine.cpu_model)}, "
+        f"{machine.usable_cpus} usable CPUs ({escape(machine.usable_cpus_source)}; "
+        f"{physical} physical), {escape(machine.python_implementation)} "
+        f"{escape(machine.python_version)} {escape(machine.python_build)} build, {gil}, "
+        f"BLAS: {escape(machine.blas)}"
+    )
+
+
+def render_table(console: Console, table: Table) -> None:
+    rich_table = RichTable(title=escape(table.title), title_justify="left")
+    for index, column in enumerate(table.columns):
+        rich_table.add_column(escape(column), justify="left" if index < 2 else "right")
+    for row in table.rows:
+        rich_table.add_row(*map(escape, row))
+    console.print(rich_table)
+    for note in table.notes:
+        console.print(f"[dim]{escape(note)}[/dim]")
+
+
+def print_results(console: Console, results: Results) -> None:
+    """A results file's machine, speedup table, failures and unfinished scenarios."""
+    from mpbench.analysis import summarize
+    from mpbench.frame import to_frame
+    from mpbench.tables import speedup_table
+
+    console.print(f"[bold]{escape(str(results.path))}[/bold]")
+    print_machine(console, results.machine)
+    if results.benchmarks:
+        render_table(console, speedup_table(summarize(to_frame([results]))))
+    else:
+        console.print("no scenario was measured")
+    for failure in results.failures:
+        console.print(f"[red]failed[/red] {escape(failure.scenario.id)}: {escape(failure.reason)}")
+    missing = results.missing()
+    if missing:
+        console.print(f"[yellow]{len(missing)} planned scenarios have not run yet; "
+                      f"`mpbench run --resume {escape(str(results.path))}` runs them[/yellow]")

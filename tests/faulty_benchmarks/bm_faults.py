@@ -1,0 +1,53 @@
+"""Kernels that misbehave on purpose, one way each, for the fault tests. Never run by default."""
+
+import os
+import signal
+import threading
+import time
+
+from mpbench import kernel
+
+
+@kernel(size=1000)
+def fine(start: int, stop: int) -> int:
+    """Works: the control."""
+    return sum(range(start, stop))
+
+
+@kernel(size=1000)
+def raises(start: int, stop: int) -> int:
+    """Raises an exception."""
+    raise ValueError(f"bad range {start}-{stop}")
+
+
+@kernel(size=1000)
+def unpicklable(start: int, stop: int) -> int:
+    """Returns a lock, which cannot travel back from a process."""
+    return threading.Lock()  # type: ignore[return-value]
+
+
+@kernel(size=1000)
+def exits(start: int, stop: int) -> int:
+    """Ends its process at once with exit code 3, skipping all clean-up."""
+    os._exit(3)
+
+
+@kernel(size=1000)
+def killed(start: int, stop: int) -> int:
+    """Is killed by SIGKILL."""
+    os.kill(os.getpid(), signal.SIGKILL)
+    return 0
+
+
+@kernel(size=1000)
+def segfaults(start: int, stop: int) -> int:
+    """Dies of SIGSEGV."""
+    os.kill(os.getpid(), signal.SIGSEGV)
+    return 0
+
+
+@kernel(size=1000)
+def hangs(start: int, stop: int) -> int:
+    """Never returns."""
+    while True:
+        time.sleep(1)

@@ -1,0 +1,104 @@
+"""Synthetic results files with known answers, for tests and for the golden files in data/.
+
+Timings follow Amdahl's law (or the Universal Scalability Law) with multiplicative noise from a
+seeded generator, so every file is reproducible and every fitted figure has a true value.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import pyperf
+
+from mpbench.model import Machine, Scenario
+from mpbench.storage import Results, save
+
+Model = Callable[[str, str, int], float]  # (kernel, executor, workers) -> seconds
+
+
+def machine(name: str = "golden-2cpu", usable: int = 2, **changes: object) -> Machine:
+    base = Machine(
+        name=name, hostname=name, platform="Linux-6.1-x86_64", cpu_model="Example CPU @ 3.0GHz",
+        logical_cpus=usable, physical_cpus=usable, usable_cpus=usable,
+        usable_cpus_source=f"logical {usable}, affinity {usable}, cgroup quota none",
+        python_version="3.11.7", python_implementation="CPython", python_build="default",
+        gil_enabled=True, blas="openblas 2 threads", mpbench_version="0.1.0",
+        git_commit="0123456789abcdef0123456789abcdef01234567",
+    )
+    return dataclasses.replace(base, **changes)  # type: ignore[arg-type]
+
+
+def amdahl(serial_seconds: float, serial_fraction: float) -> Model:
+    """Processes follow Amdahl's law; threads hold the GIL and do not scale at all."""
+    def model(kernel: str, executor: str, workers: int) -> float:
+        if executor in ("serial", "threads", "thread_pool"):
+            return serial_seconds
+        return serial_seconds * (serial_fraction + (1 - serial_fraction) / workers)
+    return model
+
+
+def scenario(kernel: str, executor: str, workers: int, start_method: str | None = "fork",
+             size: int = 1000) -> Scenario:
+    uses_processes = executor not in ("serial", "threads", "thread_pool")
+    return Scenario(
+        kernel=kernel, executor=executor, workers=workers, size=size,
+        tasks=1 if executor == "serial" else 4 * workers,
+        start_method=start_method if uses_processes else None, blas_threads=1,
+        kernel_file=f"/benchmarks/bm_{kernel}.py", kernel_hash=f"hash-{kernel}",
+    )
+
+
+def plan(kernels: Sequence[str], executors: Sequence[str], workers: Sequence[int]
+         ) -> list[Scenario]:
+    scenarios = []
+    for kernel in kernels:
+        scenarios.append(scenario(kernel, "serial", 1))
+        for executor in executors:
+            scenarios.extend(scenario(kernel, executor, count) for count in workers)
+    return scenarios
+
+
+def benchmark(item: Scenario, seconds: float, rng: random.Random, *, noise: float = 0.02,
+              processes: int = 2, values: int = 3, startup: float = 0.01,
+              date: str = "2026-11-01 12:00:00") -> pyperf.Benchmark:
+    runs = []
+    for _ in range(processes):
+        metadata = {
+            **item.to_metadata(), "name": item.id, "unit": "second", "loops": 1,
+            "startup_s": startup, "cpus_granted": 2, "gil_enabled": "yes", "blas": "none loaded",
+            "result": "12345", "date": date,
+        }
+        samples = [seconds * rng.lognormvariate(0, noise) for _ in range(values)]
+        runs.append(pyperf.Run(samples, warmups=[(1, seconds)], metadata=metadata,
+                               collect_metadata=False))
+    return pyperf.Benchmark(runs)
+
+
+def results(scenarios: Sequence[Scenario], model: Model, *, seed: int = 1,
+            the_machine: Machine | None = None, failures: Sequence[tuple[Scenario, str]] = (),
+            **benchmark_options: object) -> Results:
+    from mpbench.model import Failure
+
+    rng = random.Random(seed)
+    the_machine = the_machine or machine()
+    failed = {item.id for item, _ in failures}
+    benchmarks = [
+        benchmark(item, model(item.kernel, item.executor, item.workers), rng,
+                  **benchmark_options)  # type: ignore[arg-type]
+        for item in scenarios if item.id not in failed
+    ]
+    metadata = the_machine.to_metadata()
+    for bench in benchmarks:
+        bench.update_metadata(metadata)
+    return Results(machine=the_machine, benchmarks=benchmarks, plan=list(scenarios),
+                   failures=[Failure(item, reason) for item, reason in failures],
+                   options={"profile": "quick"})
+
+
+def write(result: Results, path: Path) -> Path:
+    if path.exists():
+        path.unlink()
+    return save(result, path, replace=False)

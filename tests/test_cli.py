@@ -1,0 +1,100 @@
+"""The CLI, invoked in-process: whole outputs and exit codes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from conftest import BENCHMARKS, assert_snapshot
+
+from mpbench.cli import main
+
+
+def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    with pytest.raises(SystemExit) as exited:
+        raise SystemExit(main(list(argv)))
+    captured = capsys.readouterr()
+    return int(exited.value.code or 0), captured.out, captured.err
+
+
+def test_list_prints_the_ids_run_would_time(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run_cli(capsys, "list", "--benchmarks", str(BENCHMARKS), "--kernels",
+                             "py_square", "--executors", "threads,pool_map", "--workers", "1,2",
+                             "--start-method", "spawn")
+    assert (code, err) == (0, "")
+    assert out.splitlines() == [
+        "py_square/serial/w1", "py_square/threads/w1", "py_square/threads/w2",
+        "py_square/pool_map/w1/spawn", "py_square/pool_map/w2/spawn",
+    ]
+
+
+def test_list_with_selection(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run_cli(capsys, "list", "-k", "np_*/pool_map/*", "-k", "serial",
+                           "--workers", "2", "--start-method", "fork")
+    assert code == 0
+    assert out.splitlines() == [
+        "np_count/serial/w1", "np_count/pool_map/w2/fork", "np_square/serial/w1",
+        "np_square/pool_map/w2/fork", "py_count/serial/w1", "py_square/serial/w1",
+    ]
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["list", "--kernels", "nope"],
+     "error: unknown kernel nope; choose from: np_count, np_square, py_count, py_square\n"),
+    (["list", "--executors", "pool"],
+     "error: unknown executor pool; choose from: serial, threads, thread_pool, process_queue, "
+     "process_value, process_manager, pool_map, pool_async, process_pool\n"),
+    (["list", "--workers", "0"],
+     "error: --workers '0': each count must be a whole number from 1 to 64 (this machine's "
+     "limit), e.g. --workers 1,2,4 or --workers auto\n"),
+    (["list", "--start-method", "teleport"], "error: unknown start method teleport; choose from:"),
+    (["list", "-k", "zzz"], "error: no scenario matches -k zzz; `mpbench list` shows the "
+                            "scenario ids\n"),
+    (["run", "--profile", "fast"], "error: argument --profile: invalid choice: 'fast'"),
+    (["run", "--timeout", "0"], "error: argument --timeout: expected a number of seconds above "
+                                "0, got '0' (see `mpbench run --help`)\n"),
+    (["run", "--size", "0"], "error: argument --size: expected a whole number of at least 1"),
+    (["list", "--benchmarks", "/no/such/folder"],
+     "error: benchmarks folder '/no/such/folder' does not exist; pass --benchmarks DIR"),
+    (["show"], "error: the following arguments are required: FILE"),
+    (["frobnicate"], "error: argument COMMAND: invalid choice: 'frobnicate'"),
+])
+def test_bad_usage_is_one_line_and_exit_2(capsys: pytest.CaptureFixture[str], argv: list[str],
+                                          message: str) -> None:
+    code, out, err = run_cli(capsys, *argv)
+    assert code == 2 and out == ""
+    assert err.startswith(message)
+    assert err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_run_refuses_to_overwrite_an_existing_output(capsys: pytest.CaptureFixture[str],
+                                                     tmp_path: Path) -> None:
+    existing = tmp_path / "taken.json"
+    existing.write_text("precious")
+    code, _, err = run_cli(capsys, "run", "-k", "py_square/serial", "-o", str(existing))
+    assert code == 2 and "already exists" in err
+    assert existing.read_text() == "precious"
+    code, _, err = run_cli(capsys, "run", "-k", "py_square/serial", "-o", str(tmp_path / "x.csv"))
+    assert code == 2 and "must end in .json or .json.gz" in err
+
+
+def test_show_prints_machine_table_and_failures(capsys: pytest.CaptureFixture[str],
+                                                golden_2cpu: Path) -> None:
+    code, out, err = run_cli(capsys, "show", str(golden_2cpu))
+    assert (code, err) == (0, "")
+    assert_snapshot(out.replace(str(golden_2cpu), "golden-2cpu.json"), "show-golden-2cpu.txt")
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    (None, "does not exist"),
+    ("", "is empty; is it a results file from `mpbench run`?"),
+    ('{"version": "1.0", "benchmarks": []}', "is a pyperf file without mpbench metadata"),
+])
+def test_show_bad_files(capsys: pytest.CaptureFixture[str], tmp_path: Path, content: str | None,
+                        message: str) -> None:
+    path = tmp_path / "results.json"
+    if content is not None:
+        path.write_text(content)
+    code, out, err = run_cli(capsys, "show", str(path))
+    assert code == 2 and out == ""
+    assert err.startswith(f"error: {path} {message}") and err.count("\n") == 1

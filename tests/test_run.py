@@ -1,0 +1,73 @@
+"""End-to-end runs with the smallest profile: real pyperf subprocesses, real files."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pyperf
+import pytest
+from conftest import FAULTY_BENCHMARKS
+from test_cli import run_cli
+
+import mpbench
+from mpbench.storage import read
+
+
+def test_smoke_run_writes_a_file_pyperf_reads(capsys: pytest.CaptureFixture[str],
+                                              tmp_path: Path) -> None:
+    output = tmp_path / "smoke.json"
+    code, out, err = run_cli(capsys, "run", "--profile", "smoke", "--kernels", "py_square",
+                             "--executors", "threads,pool_map,process_value", "--workers", "2",
+                             "--start-method", "fork", "-o", str(output))
+    assert code == 0, err
+    ids = ["py_square/serial/w1", "py_square/threads/w2", "py_square/process_value/w2/fork",
+           "py_square/pool_map/w2/fork"]
+    suite = pyperf.BenchmarkSuite.load(str(output))
+    assert sorted(suite.get_benchmark_names()) == sorted(ids)
+    for scenario_id in ids:
+        assert f"✓ {scenario_id}" in out
+    assert "Median time and speedup over serial" in out
+    assert out.rstrip().endswith(f"results saved to {output}")
+    stats = subprocess.run([sys.executable, "-m", "pyperf", "stats", str(output)],
+                           capture_output=True, text=True, check=True)
+    assert "py_square/pool_map/w2/fork" in stats.stdout
+
+    frame = mpbench.load(output)
+    assert frame.groupby("scenario")["result"].nunique().max() == 1
+    assert frame["result"].nunique() == 1  # every executor computed the serial result
+    results = read(output)
+    assert results.machine.usable_cpus >= 1 and results.failures == []
+    assert set(frame["startup_s"].notna()) == {True}
+
+
+def test_a_failing_kernel_is_recorded_and_the_run_goes_on(capsys: pytest.CaptureFixture[str],
+                                                          tmp_path: Path) -> None:
+    output = tmp_path / "faults.json"
+    code, out, _ = run_cli(capsys, "run", "--profile", "smoke", "--benchmarks",
+                           str(FAULTY_BENCHMARKS), "--kernels", "raises,fine", "--executors",
+                           "pool_map", "--workers", "1", "--start-method", "fork",
+                           "-o", str(output))
+    assert code == 1
+    results = read(output)
+    assert sorted(b.get_name() for b in results.benchmarks) == ["fine/pool_map/w1/fork",
+                                                                 "fine/serial/w1"]
+    reasons = {f.scenario.id: f.reason for f in results.failures}
+    # smoke runs a tenth of the size: [0, 100), in 4 tasks of 25 for the pool
+    assert reasons == {"raises/serial/w1": "ValueError: bad range 0-100",
+                       "raises/pool_map/w1/fork": "ValueError: bad range 0-25"}
+    assert "✗ raises/serial/w1: ValueError: bad range 0-100" in out
+    assert "2 of 4 scenarios failed" in out
+
+
+def test_the_default_path_is_results_machine_timestamp(tmp_path: Path) -> None:
+    completed = subprocess.run(
+        [sys.executable, "-m", "mpbench", "run", "--profile", "smoke", "--machine", "box",
+         "-k", "py_count/serial", "--benchmarks", str(Path(__file__).parents[1] / "benchmarks")],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120,
+    )
+    assert completed.returncode == 0, completed.stderr
+    [path] = (tmp_path / "results" / "box").iterdir()
+    assert path.name.endswith("Z.json") and len(path.name) == len("20261125T101112Z.json")
+    assert f"results saved to results/box/{path.name}" in completed.stdout
