@@ -36,11 +36,16 @@ COLUMNS: dict[str, str] = {
     "sample": "int64",
     "value": "float64",
     "startup_s": "float64",
+    "other_load": "float64",
+    "contended": "boolean",
     "result": "string",
     "date": "datetime64[ns]",
 }
 
 PathArg = str | os.PathLike[str]
+# CPUs' worth of other processes' work, on average while values were timed, that marks a
+# measurement as taken on a busy machine.
+CONTENDED_LOAD = 0.2
 
 
 def results_paths(paths: PathArg | Iterable[PathArg]) -> list[Path]:
@@ -95,6 +100,8 @@ def _rows(results: Results) -> Iterable[dict[str, Any]]:
                     "sample": sample,
                     "value": value,
                     "startup_s": metadata.get("startup_s"),
+                    "other_load": metadata.get("other_load"),
+                    "contended": metadata.get("other_load", 0.0) >= CONTENDED_LOAD,
                     "result": metadata.get("result"),
                     "date": pd.Timestamp(metadata["date"]) if "date" in metadata else pd.NaT,
                 }
