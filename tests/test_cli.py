@@ -5,9 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import BENCHMARKS, assert_snapshot
 
 from mpbench.cli import main
+
+from conftest import BENCHMARKS, assert_snapshot
 
 
 def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:

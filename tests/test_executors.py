@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import itertools
 import multiprocessing
 
 import pytest
-from conftest import BENCHMARKS
 
 from mpbench.executors import EXECUTORS, Task, describe_exit, split_range, trivial_tasks
 from mpbench.kernels import combine, discover
+
+from conftest import BENCHMARKS
 
 START_METHODS = multiprocessing.get_all_start_methods()
 
@@ -51,7 +53,7 @@ def test_split_range_covers_the_range_evenly(size: int, pieces: int) -> None:
     ranges = split_range(size, pieces)
     assert len(ranges) == pieces
     assert ranges[0][0] == 0 and ranges[-1][1] == size
-    assert all(a[1] == b[0] for a, b in zip(ranges, ranges[1:], strict=False))
+    assert all(a[1] == b[0] for a, b in itertools.pairwise(ranges))
     lengths = [stop - start for start, stop in ranges]
     assert max(lengths) - min(lengths) <= 1
 

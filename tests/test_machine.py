@@ -4,8 +4,15 @@ from pathlib import Path
 
 import pytest
 
-from mpbench.machine import (CpuBudget, cgroup_cpu_quota, collect, machine_name,
-                             parse_cgroup1_quota, parse_cgroup2_cpu_max, usable_cpus)
+from mpbench.machine import (
+    CpuBudget,
+    cgroup_cpu_quota,
+    collect,
+    machine_name,
+    parse_cgroup1_quota,
+    parse_cgroup2_cpu_max,
+    usable_cpus,
+)
 
 
 @pytest.mark.parametrize(("text", "cpus"), [

@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import BENCHMARKS
 from mpbench.errors import UsageError
 from mpbench.kernels import discover
 from mpbench.matrix import (
@@ -14,6 +13,8 @@ from mpbench.matrix import (
     parse_workers,
 )
 from mpbench.model import KernelSpec
+
+from conftest import BENCHMARKS
 
 
 @pytest.fixture(scope="module")

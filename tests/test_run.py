@@ -8,11 +8,12 @@ from pathlib import Path
 
 import pyperf
 import pytest
-from conftest import FAULTY_BENCHMARKS
-from test_cli import run_cli
 
 import mpbench
 from mpbench.storage import read
+
+from conftest import FAULTY_BENCHMARKS
+from test_cli import run_cli
 
 
 def test_smoke_run_writes_a_file_pyperf_reads(capsys: pytest.CaptureFixture[str],

@@ -2,15 +2,15 @@ from __future__ import annotations
 
 import gzip
 import json
-import os
 from pathlib import Path
 
 import pyperf
 import pytest
-import synthetic
 
 from mpbench.errors import ResultsFileError
 from mpbench.storage import Results, read, save
+
+import synthetic
 
 
 def small_results() -> Results:
@@ -66,7 +66,7 @@ def test_replace_swaps_the_whole_file_and_leaves_no_temporary(tmp_path: Path) ->
     results.failures.clear()
     assert save(results, path, replace=True) == path
     assert read(path).failures == []
-    assert os.listdir(tmp_path) == ["run.json"]
+    assert [p.name for p in tmp_path.iterdir()] == ["run.json"]
 
 
 def test_a_run_where_everything_failed_still_records_why(tmp_path: Path) -> None:

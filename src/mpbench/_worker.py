@@ -28,19 +28,37 @@ BLAS_ENVIRONMENT = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"
 
 
 class ScenarioProbe:
-    """A pyperf hook: entered around every timed value, it adds what it saw to the run metadata."""
+    """A pyperf hook: entered around every timed value, it adds what it saw to the run metadata.
+
+    pyperf makes one probe for the warmups and one for the values; the second one's metadata
+    wins, so the load recorded is the load during the timed values.
+    """
 
     last_result: ClassVar[int | None] = None
 
+    def __init__(self) -> None:
+        import psutil
+
+        from mpbench.busy import OtherLoadMeter
+
+        self.meter = OtherLoadMeter(psutil.Process())
+
     def __enter__(self) -> None:
-        pass
+        self.meter.start()
 
     def __exit__(self, *exc_info: object) -> None:
-        pass
+        self.meter.stop()
 
     def teardown(self, metadata: dict[str, MetadataValue]) -> None:
+        from mpbench.busy import cpu_pressure
+
         if ScenarioProbe.last_result is not None:
             metadata["result"] = str(ScenarioProbe.last_result)
+        if self.meter.other_load is not None:
+            metadata["other_load"] = round(self.meter.other_load, 4)
+        pressure = cpu_pressure()
+        if pressure is not None:
+            metadata["cpu_pressure"] = pressure
 
 
 class _ProbeEntryPoint:

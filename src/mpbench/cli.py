@@ -10,10 +10,10 @@ import argparse
 import dataclasses
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from rich.console import Console
 
@@ -23,7 +23,6 @@ from mpbench.executors import EXECUTORS
 from mpbench.kernels import default_benchmarks_dir, discover
 from mpbench.matrix import (
     DEFAULT_BLAS_THREADS,
-    DEFAULT_PROFILE,
     DEFAULT_TASKS_PER_WORKER,
     PROFILES,
     MatrixOptions,
@@ -32,9 +31,10 @@ from mpbench.matrix import (
     parse_names,
     parse_workers,
 )
-from mpbench.model import Scenario
+from mpbench.model import KernelSpec, Scenario
 
 if TYPE_CHECKING:
+    from mpbench.model import Machine
     from mpbench.storage import Results
 
 DEFAULT_TIMEOUT = 300.0
@@ -63,6 +63,8 @@ def _positive_seconds(text: str) -> float:
 
 
 def _matrix_arguments() -> _Parser:
+    """Options shared by `run` and `list`. Defaults are None here, so that `run --resume` can
+    tell the options a user typed from the ones the file was run with."""
     parent = _Parser(add_help=False)
     group = parent.add_argument_group("what to run")
     group.add_argument("--benchmarks", metavar="DIR", type=Path,
@@ -72,24 +74,25 @@ def _matrix_arguments() -> _Parser:
     group.add_argument("--executors", metavar="LIST",
                        help=f"comma-separated, from: {', '.join(EXECUTORS)} "
                             "(serial is always added as the baseline)")
-    group.add_argument("--workers", metavar="LIST|auto", default="auto",
-                       help="worker counts, e.g. 1,2,4; auto: 1, 2, 4, … up to the usable CPUs")
+    group.add_argument("--workers", metavar="LIST|auto",
+                       help="worker counts, e.g. 1,2,4; auto (default): 1, 2, 4, … up to the "
+                            "usable CPUs")
     group.add_argument("--start-method", metavar="LIST",
                        help="process start methods, comma-separated "
                             f"(here: {', '.join(available_start_methods())}; default: the "
                             "platform's)")
-    group.add_argument("-k", "--select", metavar="PATTERN", action="append", default=[],
+    group.add_argument("-k", "--select", metavar="PATTERN", action="append",
                        help="keep scenarios whose id contains PATTERN or matches it as a glob; "
                             "repeatable")
-    group.add_argument("--profile", choices=list(PROFILES), default=DEFAULT_PROFILE,
+    group.add_argument("--profile", choices=list(PROFILES),
                        help="how long to measure: "
                             + "; ".join(f"{p.name}: {p.summary}" for p in PROFILES.values()))
     group.add_argument("--size", type=_positive_int, metavar="N",
                        help="range size for every kernel (default: each kernel's own)")
-    group.add_argument("--tasks-per-worker", type=_positive_int, default=DEFAULT_TASKS_PER_WORKER,
-                       metavar="N", help="pieces of work per worker (default: %(default)s)")
-    group.add_argument("--blas-threads", type=_positive_int, default=DEFAULT_BLAS_THREADS,
-                       metavar="N", help="BLAS/OpenMP threads per process (default: %(default)s)")
+    group.add_argument("--tasks-per-worker", type=_positive_int, metavar="N",
+                       help=f"pieces of work per worker (default: {DEFAULT_TASKS_PER_WORKER})")
+    group.add_argument("--blas-threads", type=_positive_int, metavar="N",
+                       help=f"BLAS/OpenMP threads per process (default: {DEFAULT_BLAS_THREADS})")
     return parent
 
 
@@ -103,11 +106,15 @@ def build_parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", parents=[matrix], help="time the scenarios and save them",
                               description="Time every scenario, each in its own pyperf "
                                           "subprocess, and save the results file.")
-    run.add_argument("-o", "--output", type=Path, metavar="PATH",
-                     help="results file, .json or .json.gz "
-                          "(default: results/<machine>/<UTC time>.json)")
-    run.add_argument("--timeout", type=_positive_seconds, default=DEFAULT_TIMEOUT,
-                     metavar="SECONDS", help="per scenario (default: %(default)g)")
+    destination = run.add_mutually_exclusive_group()
+    destination.add_argument("-o", "--output", type=Path, metavar="PATH",
+                             help="results file, .json or .json.gz "
+                                  "(default: results/<machine>/<UTC time>.json)")
+    destination.add_argument("--resume", type=Path, metavar="FILE",
+                             help="run the scenarios an interrupted run did not finish, into "
+                                  "its file (with the same options, or none)")
+    run.add_argument("--timeout", type=_positive_seconds, metavar="SECONDS",
+                     help=f"per scenario (default: {DEFAULT_TIMEOUT:g})")
     run.add_argument("--machine", metavar="NAME", help="machine name for the results folder "
                                                        "(default: the host name)")
 
@@ -139,21 +146,36 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
+# Command-line option → MatrixOptions field, for the options a user may type.
+_MATRIX_FIELDS = {"kernels": "kernels", "executors": "executors", "workers": "workers",
+                  "start_method": "start_methods", "select": "select", "profile": "profile",
+                  "size": "size", "tasks_per_worker": "tasks_per_worker",
+                  "blas_threads": "blas_threads"}
+
+
+def _given_options(args: argparse.Namespace, kernels: Mapping[str, KernelSpec],
+                   usable_cpus: int) -> dict[str, Any]:
+    """The matrix options typed on the command line, parsed and checked, by field name."""
+    parse: dict[str, Callable[[Any], Any]] = {
+        "kernels": lambda text: parse_names(text, kernels, "kernel"),
+        "executors": lambda text: parse_names(text, EXECUTORS, "executor"),
+        "workers": lambda text: parse_workers(text, usable_cpus),
+        "start_method": lambda text: parse_names(text, available_start_methods(),
+                                                 "start method"),
+        "select": tuple,
+    }
+    return {field: parse.get(name, _unchanged)(getattr(args, name))
+            for name, field in _MATRIX_FIELDS.items() if getattr(args, name) is not None}
+
+
+def _unchanged(value: Any) -> Any:
+    return value
+
+
 def _plan(args: argparse.Namespace, usable_cpus: int) -> tuple[MatrixOptions, list[Scenario]]:
     """The matrix options the command line asks for, and the scenarios they expand to."""
     kernels = discover(args.benchmarks or default_benchmarks_dir())
-    options = MatrixOptions(
-        kernels=parse_names(args.kernels, kernels, "kernel") if args.kernels else None,
-        executors=parse_names(args.executors, EXECUTORS, "executor") if args.executors else None,
-        workers=parse_workers(args.workers, usable_cpus),
-        start_methods=(parse_names(args.start_method, available_start_methods(), "start method")
-                       if args.start_method else None),
-        size=args.size,
-        tasks_per_worker=args.tasks_per_worker,
-        blas_threads=args.blas_threads,
-        select=tuple(args.select),
-        profile=args.profile,
-    )
+    options = MatrixOptions(**_given_options(args, kernels, usable_cpus))
     return options, expand(kernels, options, usable_cpus)
 
 
@@ -168,37 +190,65 @@ def _list(args: argparse.Namespace, console: Console) -> int:
 def _run(args: argparse.Namespace, console: Console) -> int:
     from mpbench import machine as machine_facts
     from mpbench.runner import RunSettings, run_all
-    from mpbench.storage import Results, default_path
     from mpbench.views import ProgressView, print_machine, print_results
 
     machine = machine_facts.collect(args.machine)
-    options, scenarios = _plan(args, machine.usable_cpus)
-    path = args.output or default_path(machine)
-    if not path.name.endswith((".json", ".json.gz")):
-        raise UsageError(f"--output {path}: a results file name must end in .json or .json.gz")
-    if args.output and path.exists():
-        raise UsageError(f"--output {path} already exists; results files are never overwritten, "
-                         "choose a new name")
-    settings = RunSettings(profile=PROFILES[options.profile], timeout=args.timeout)
-    results = Results(machine=machine, plan=scenarios,
-                      options={**dataclasses.asdict(options), "timeout": args.timeout})
+    results, scenarios, destination = (_resumed if args.resume else _new_run)(args, machine)
+    timeout = float(results.options["timeout"])
+    settings = RunSettings(profile=PROFILES[results.options["matrix"]["profile"]],
+                           timeout=timeout)
 
     print_machine(console, machine)
     console.print(f"profile {settings.profile.name} ({settings.profile.summary}); "
-                  f"{len(scenarios)} scenarios, timeout {args.timeout:g} s each")
+                  f"{len(scenarios)} scenarios, timeout {timeout:g} s each")
     signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
     with ProgressView(console, len(scenarios)) as view:
         try:
-            run_all(results, scenarios, settings, path, view)
+            run_all(results, scenarios, settings, destination, view)
         except KeyboardInterrupt:
             view.stop()
-            _report_interrupt(results, len(scenarios))
+            _report_interrupt(results, len(results.plan))
             return 130
     print_results(console, results)
     if results.failures:
-        console.print(f"[red]{len(results.failures)} of {len(scenarios)} scenarios failed[/red]")
+        console.print(f"[red]{len(results.failures)} of {len(results.plan)} scenarios "
+                      "failed[/red]")
     console.print(f"results saved to {results.path}", markup=False, soft_wrap=True)
     return 1 if results.failures else 0
+
+
+def _new_run(args: argparse.Namespace, machine: Machine
+             ) -> tuple[Results, list[Scenario], Path]:
+    """A fresh run: its empty results, the scenarios to time, and where to save them."""
+    from mpbench.storage import Results, default_path
+
+    options, scenarios = _plan(args, machine.usable_cpus)
+    if args.output is not None:
+        if not args.output.name.endswith((".json", ".json.gz")):
+            raise UsageError(f"--output {args.output}: a results file name must end in .json "
+                             "or .json.gz")
+        if args.output.exists():
+            raise UsageError(f"--output {args.output} already exists; results files are never "
+                             "overwritten, so choose a new name (or --resume it)")
+    results = Results(machine=machine, plan=scenarios,
+                      options={"matrix": dataclasses.asdict(options),
+                               "timeout": args.timeout or DEFAULT_TIMEOUT})
+    return results, scenarios, args.output or default_path(machine)
+
+
+def _resumed(args: argparse.Namespace, machine: Machine
+             ) -> tuple[Results, list[Scenario], Path]:
+    """An interrupted run: its results so far, the scenarios it still lacks, and its file."""
+    from mpbench.resume import check_resumable
+    from mpbench.storage import read
+
+    results = read(args.resume)
+    kernels = discover(args.benchmarks or default_benchmarks_dir())
+    given = _given_options(args, kernels, machine.usable_cpus)
+    check_resumable(results, given, machine)
+    if args.timeout is not None:
+        results.options["timeout"] = args.timeout
+    return results, results.missing(), args.resume
 
 
 def _raise_keyboard_interrupt(signum: int, frame: FrameType | None) -> None:
@@ -211,8 +261,8 @@ def _report_interrupt(results: Results, planned: int) -> None:
               file=sys.stderr)
         return
     done = len(results.benchmarks) + len(results.failures)
-    print(f"interrupted: {done} of {planned} scenarios are saved in {results.path}",
-          file=sys.stderr)
+    print(f"interrupted: {done} of {planned} scenarios are saved in {results.path}; "
+          f"`mpbench run --resume {results.path}` runs the rest", file=sys.stderr)
 
 
 def _show(args: argparse.Namespace, console: Console) -> int:

@@ -46,7 +46,11 @@ class Task:
     stop: int
 
     def __call__(self) -> int:
-        return self.func(self.start, self.stop)
+        result = self.func(self.start, self.stop)
+        if not isinstance(result, int):
+            raise TypeError(f"kernel {self.func.__name__} returned a {type(result).__name__}, "
+                            "not an int")
+        return result
 
 
 def _nothing(start: int, stop: int) -> int:
@@ -222,6 +226,18 @@ def _check_alive(processes: Sequence[BaseProcess]) -> None:
             raise WorkerDiedError(f"a worker process {describe_exit(process.exitcode)}")
 
 
+def _last_results(queue: Any, expected: int) -> list[int]:
+    """What finished workers left in the queue; raise if some never sent their results."""
+    results: list[int] = []
+    for _ in range(expected):
+        try:
+            results.extend(queue.get(timeout=POLL_SECONDS))
+        except Empty:
+            raise WorkerDiedError("a worker process ended without sending its results "
+                                  "(could they not be pickled?)") from None
+    return results
+
+
 def _send_to_queue(share: Sequence[Task], queue: Any) -> None:
     queue.put([task() for task in share])
 
@@ -254,6 +270,11 @@ class ProcessQueue(_ProcessPerWorker):
                 received += 1
             except Empty:
                 _check_alive(processes)
+                if all(process.exitcode is not None for process in processes):
+                    # A result that cannot be pickled fails in the Queue's feeder thread, and
+                    # the worker still exits 0: all gone, nothing left to read.
+                    results.extend(_last_results(queue, len(shares) - received))
+                    received = len(shares)
         _join_all(processes)
         return results
 
@@ -340,14 +361,18 @@ class ProcessPool(ProcessExecutor):
         self._pool.shutdown(wait=True, cancel_futures=True)
 
     def run(self, tasks: Sequence[Task]) -> list[int]:
+        # The exception says nothing of how the worker ended, and the pool forgets its
+        # processes once broken: keep them (private, but the only place they are).
+        processes = list(getattr(self._pool, "_processes", {}).values())
         try:
             return list(self._pool.map(_call, tasks))
         except BrokenProcessPool:
-            # The exception does not say how the worker ended; its Process objects do.
-            processes = getattr(self._pool, "_processes", None) or {}
-            endings = sorted({describe_exit(p.exitcode) for p in processes.values()
-                              if p.exitcode not in (None, 0)})
-            how = ", ".join(endings) or "ended abruptly"
+            # Let the pool finish its clean-up (it reaps its workers and SIGTERMs the
+            # survivors) so every exit code is known; the cause is the one it did not send.
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            codes = {p.exitcode for p in processes} - {None, 0}
+            causes = (codes - {-signal.SIGTERM}) or codes
+            how = ", ".join(sorted(map(describe_exit, causes))) or "ended abruptly"
             raise WorkerDiedError(f"a process pool worker {how}") from None
 
 

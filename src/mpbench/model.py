@@ -141,14 +141,17 @@ class Failure:
 
     scenario: Scenario
     reason: str
+    seconds: float | None = None  # how long it took to fail (or to be stopped)
 
     def to_dict(self) -> dict[str, Any]:
         return {"scenario": dataclasses.asdict(self.scenario), "id": self.scenario.id,
-                "reason": self.reason}
+                "reason": self.reason, "seconds": self.seconds}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Failure:
         try:
-            return cls(Scenario.from_dict(data["scenario"]), str(data["reason"]))
+            seconds = data.get("seconds")
+            return cls(Scenario.from_dict(data["scenario"]), str(data["reason"]),
+                       float(seconds) if isinstance(seconds, int | float) else None)
         except (KeyError, TypeError) as exc:
             raise ResultsFileError(f"a stored failure: missing {exc}") from None

@@ -117,7 +117,7 @@ def run_scenario(scenario: Scenario, settings: RunSettings) -> Outcome:
             benchmark = pyperf.Benchmark.load(str(output))
             benchmark.update_metadata({"scenario_wall_s": round(wall, 3)})
             return Outcome(scenario, benchmark, None, wall)
-    return Outcome(scenario, None, Failure(scenario, reason), wall)
+    return Outcome(scenario, None, Failure(scenario, reason, round(wall, 3)), wall)
 
 
 def _kill_group(process: subprocess.Popen[bytes]) -> None:

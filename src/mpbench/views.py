@@ -53,12 +53,14 @@ class ProgressView:
     def scenario_finished(self, index: int, outcome: Outcome, path: Path) -> None:
         self.progress.advance(self.task)
         scenario_id = escape(outcome.scenario.id)
+        took = f"[dim]{outcome.wall_seconds:.1f} s[/dim]"
         if outcome.benchmark is not None:
             median = format_seconds(outcome.benchmark.median())
-            self.console.print(f"[green]✓[/green] {scenario_id:<36} median {median:>9}   "
-                               f"[dim]{outcome.wall_seconds:.1f} s[/dim]")
+            self.console.print(f"[green]✓[/green] {scenario_id:<36} median {median:>9}   {took}",
+                               soft_wrap=True)
         elif outcome.failure is not None:
-            self.console.print(f"[red]✗ {scenario_id}[/red]: {escape(outcome.failure.reason)}")
+            self.console.print(f"[red]✗ {scenario_id}[/red]: {escape(outcome.failure.reason)}  "
+                               f"{took}", soft_wrap=True)
 
 
 def print_machine(console: Console, machine: Machine) -> None:

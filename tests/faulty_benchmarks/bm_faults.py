@@ -20,9 +20,22 @@ def raises(start: int, stop: int) -> int:
     raise ValueError(f"bad range {start}-{stop}")
 
 
+class Unpicklable(int):
+    """An int that refuses to be pickled, so it cannot travel back from a process."""
+
+    def __reduce__(self) -> tuple[object, ...]:
+        raise TypeError("this int refuses to be pickled")
+
+
 @kernel(size=1000)
 def unpicklable(start: int, stop: int) -> int:
-    """Returns a lock, which cannot travel back from a process."""
+    """Returns a result that cannot be pickled."""
+    return Unpicklable(stop - start)
+
+
+@kernel(size=1000)
+def not_an_int(start: int, stop: int) -> int:
+    """Returns a lock instead of a number."""
     return threading.Lock()  # type: ignore[return-value]
 
 
