@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import signal
 import sys
 from collections.abc import Callable, Mapping, Sequence
@@ -230,10 +231,24 @@ def _new_run(args: argparse.Namespace, machine: Machine
         if args.output.exists():
             raise UsageError(f"--output {args.output} already exists; results files are never "
                              "overwritten, so choose a new name (or --resume it)")
+    destination = args.output or default_path(machine)
+    _check_writable(destination.parent)
     results = Results(machine=machine, plan=scenarios,
                       options={"matrix": dataclasses.asdict(options),
                                "timeout": args.timeout or DEFAULT_TIMEOUT})
-    return results, scenarios, args.output or default_path(machine)
+    return results, scenarios, destination
+
+
+def _check_writable(folder: Path) -> None:
+    """Fail before measuring anything, not after the first scenario, if results cannot be saved."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"cannot create {folder} for the results ({exc.strerror or exc}); "
+                         "pass --output to save them elsewhere") from None
+    if not os.access(folder, os.W_OK):
+        raise UsageError(f"cannot write results into {folder}; pass --output to save them "
+                         "elsewhere")
 
 
 def _resumed(args: argparse.Namespace, machine: Machine

@@ -1,0 +1,85 @@
+"""Ctrl-C and SIGTERM in the middle of a real run, resuming it, and simultaneous runs."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pyperf
+import pytest
+from conftest import BENCHMARKS
+from test_faults import assert_no_process_left, live_children
+
+from mpbench.storage import read
+
+RUN = [sys.executable, "-m", "mpbench", "run", "--profile", "smoke", "--benchmarks",
+       str(BENCHMARKS), "--kernels", "py_square", "--executors", "threads,pool_map,process_pool",
+       "--workers", "1,2", "--start-method", "fork"]
+
+
+def measured(path: Path) -> int:
+    try:
+        return len(json.loads(path.read_text())["benchmarks"])
+    except (OSError, ValueError):
+        return 0
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_interrupted_run_keeps_what_finished_and_resumes(tmp_path: Path, signum: int) -> None:
+    output = tmp_path / "run.json"
+    before = live_children()
+    process = subprocess.Popen([*RUN, "-o", str(output)], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while measured(output) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert measured(output) >= 2, "the run never saved two scenarios"
+    process.send_signal(signum)
+    _, err = process.communicate(timeout=30)
+    assert process.returncode == 130
+    assert f"scenarios are saved in {output}; `mpbench run --resume {output}` runs the rest" in err
+    assert_no_process_left(before)
+
+    # a valid file, pyperf agrees, nothing half-written beside it
+    done = pyperf.BenchmarkSuite.load(str(output)).get_benchmark_names()
+    assert [p.name for p in tmp_path.iterdir()] == ["run.json"]
+    results = read(output)
+    assert len(results.plan) == 7 and 2 <= len(done) < 7
+    assert [s.id for s in results.missing()] == [s.id for s in results.plan[len(done):]]
+
+    resumed = subprocess.run([*RUN, "--resume", str(output)], capture_output=True, text=True,
+                             timeout=120)
+    assert resumed.returncode == 0, resumed.stderr
+    final = read(output)
+    assert [b.get_name() for b in final.benchmarks] == [s.id for s in final.plan]
+    assert final.missing() == []
+
+
+def test_resume_refuses_different_options(tmp_path: Path) -> None:
+    output = tmp_path / "run.json"
+    subprocess.run([*RUN, "-k", "serial", "-o", str(output)], check=True, capture_output=True)
+    refused = subprocess.run([*RUN[:-2], "--start-method", "spawn", "--resume", str(output)],
+                             capture_output=True, text=True)
+    assert refused.returncode == 2
+    assert refused.stderr == (f"error: {output} was run with start_methods = ['fork'], not "
+                              "['spawn']; resume with the same options, or none\n")
+    finished = subprocess.run([sys.executable, "-m", "mpbench", "run", "--resume", str(output)],
+                              capture_output=True, text=True)
+    assert finished.returncode == 2
+    assert finished.stderr == f"error: {output} has no scenario left to run\n"
+
+
+def test_simultaneous_runs_never_overwrite_each_other(tmp_path: Path) -> None:
+    command = [sys.executable, "-m", "mpbench", "run", "--profile", "smoke", "--machine", "box",
+               "--benchmarks", str(BENCHMARKS), "-k", "py_count/serial"]
+    runs = [subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.PIPE, text=True) for _ in range(3)]
+    for run in runs:
+        assert run.wait(timeout=120) == 0, run.stderr.read() if run.stderr else ""
+    files = sorted((tmp_path / "results" / "box").iterdir())
+    assert len(files) == 3
+    assert all(len(read(path).benchmarks) == 1 for path in files)
