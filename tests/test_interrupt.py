@@ -11,10 +11,11 @@ from pathlib import Path
 
 import pyperf
 import pytest
-from conftest import BENCHMARKS
-from test_faults import assert_no_process_left, live_children
 
 from mpbench.storage import read
+
+from conftest import BENCHMARKS
+from test_faults import assert_no_process_left, live_children
 
 RUN = [sys.executable, "-m", "mpbench", "run", "--profile", "smoke", "--benchmarks",
        str(BENCHMARKS), "--kernels", "py_square", "--executors", "threads,pool_map,process_pool",

@@ -127,6 +127,30 @@ def build_parser() -> argparse.ArgumentParser:
                                description="Print the machine, the summary table and any "
                                            "failures of results files.")
     show.add_argument("files", nargs="+", type=Path, metavar="FILE")
+
+    report = commands.add_parser("report", help="write an HTML or Markdown report",
+                                 description="Write a report of one or more results files: "
+                                             "machines side by side, plots, tables, GIL "
+                                             "verdicts and failures.")
+    report.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    report.add_argument("-o", "--output", type=Path, required=True, metavar="PATH",
+                        help="report.html (one self-contained file) or report.md (with a "
+                             "folder of images beside it)")
+
+    export = commands.add_parser("export", help="write the tidy samples as CSV or Parquet",
+                                 description="Write the tidy frame (one row per timed value; "
+                                             "columns in the README) of results files.")
+    export.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    export.add_argument("-o", "--output", type=Path, required=True, metavar="PATH",
+                        help="data.csv or data.parquet")
+
+    doctor = commands.add_parser(
+        "doctor", help="check whether this machine is fit to benchmark right now",
+        description="Measure background load and how many cores' worth of work processes "
+                    "really get here, right now (about SECONDS + 1 s), and say whether to "
+                    "benchmark.")
+    doctor.add_argument("--seconds", type=_positive_seconds, default=8.0, metavar="SECONDS",
+                        help="measuring time (default: %(default)g)")
     return parser
 
 
@@ -136,9 +160,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "run":
             return _run(args, console)
-        if args.command == "list":
-            return _list(args, console)
-        return _show(args, console)
+        return {"list": _list, "show": _show, "report": _report, "export": _export,
+                "doctor": _doctor}[args.command](args, console)
     except MpbenchError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -287,3 +310,48 @@ def _show(args: argparse.Namespace, console: Console) -> int:
     for results in read_many(args.files):
         print_results(console, results)
     return 0
+
+
+def _report(args: argparse.Namespace, console: Console) -> int:
+    from mpbench import report
+    from mpbench.storage import read_many
+
+    if args.output.suffix not in (".html", ".md"):
+        raise UsageError(f"-o {args.output}: a report is .html or .md")
+    all_results = read_many(args.files)
+    if not any(results.benchmarks for results in all_results):
+        raise UsageError("none of the files has a measured scenario to report on")
+    written = report.write(report.build(all_results), args.output)
+    console.print(f"wrote {written[0]}" + (f" and {len(written) - 1} images beside it"
+                                           if len(written) > 1 else ""), markup=False)
+    return 0
+
+
+def _export(args: argparse.Namespace, console: Console) -> int:
+    from mpbench.frame import to_frame
+    from mpbench.storage import read_many
+
+    frame = to_frame(read_many(args.files))
+    suffix = args.output.suffix
+    if suffix not in (".csv", ".parquet"):
+        raise UsageError(f"-o {args.output}: export writes .csv or .parquet")
+    temporary = args.output.with_name(f".{args.output.name}.tmp")
+    try:
+        if suffix == ".csv":
+            frame.to_csv(temporary, index=False)
+        else:
+            frame.to_parquet(temporary, index=False)
+    except OSError as exc:
+        raise UsageError(f"cannot write {args.output}: {exc.strerror or exc}") from None
+    temporary.replace(args.output)
+    console.print(f"wrote {len(frame)} rows to {args.output}", markup=False)
+    return 0
+
+
+def _doctor(args: argparse.Namespace, console: Console) -> int:
+    from mpbench.doctor import diagnose, render
+
+    with console.status("checking the machine") as status:
+        diagnosis = diagnose(args.seconds, progress=status.update)
+    console.print(render(diagnosis))
+    return 0 if diagnosis.verdict.fit else 1

@@ -6,9 +6,14 @@ Tables hold strings only: every number is formatted here, once, so all views agr
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pandas as pd
+
+from mpbench.frame import CONTENDED_LOAD
+from mpbench.storage import Results
 
 
 @dataclass(frozen=True)
@@ -17,6 +22,13 @@ class Table:
     columns: list[str]
     rows: list[list[str]]
     notes: list[str] = field(default_factory=list)
+    text_columns: int = 2  # the leading columns that hold words; the rest hold figures
+
+
+def visible(text: str) -> str:
+    """`text` with control characters (ANSI escapes, newlines) written out as `\\x1b`, `\\n`:
+    strings from results files are shown, never obeyed."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def format_seconds(seconds: float) -> str:
@@ -50,12 +62,126 @@ def speedup_table(summary: pd.DataFrame, title: str = "Median time and speedup o
         for workers in worker_counts:
             if workers in by_workers.index:
                 cell = by_workers.loc[workers]
-                cells.append(f"{format_seconds(cell['median'])}  {format_ratio(cell['speedup'])}")
+                marks = "!" * bool(cell["contended"]) + "+" * bool(cell["oversubscribed"])
+                cells.append(f"{format_seconds(cell['median'])}  "
+                             f"{format_ratio(cell['speedup'])}{marks}")
             else:
                 cells.append("")
         rows.append([str(kernel), executor_label(str(executor), start_method), *cells])
     notes = ["speedup = serial median / median, from the same results file"]
     if summary["speedup"].isna().any():
         notes.append("n/a: the file has no serial run of that kernel to compare with")
+    if summary["contended"].any():
+        notes.append("!: measured while other processes kept at least "
+                     f"{CONTENDED_LOAD:g} CPU busy; rerun on a quieter machine")
+    if summary["oversubscribed"].any():
+        notes.append("+: more workers than usable CPUs (time-sharing, left out of fits)")
     return Table(title, ["kernel", "executor", *(f"{w} worker{'s' if w > 1 else ''}"
                                                for w in worker_counts)], rows, notes)
+
+
+def file_labels(all_results: Sequence[Results]) -> dict[str, str]:
+    """A short, unique label per results file: the machine name, plus the file name on clashes."""
+    names = [results.machine.name for results in all_results]
+    return {str(results.path): name if names.count(name) == 1
+            else f"{name} ({Path(str(results.path)).name})"
+            for results, name in zip(all_results, names, strict=True)}
+
+
+def machines_table(all_results: Sequence[Results]) -> Table:
+    """Machines side by side: one column per results file, one row per fact."""
+    labels = file_labels(all_results)
+    facts: list[tuple[str, Callable[[Results], str]]] = [
+        ("CPU model", lambda r: r.machine.cpu_model),
+        ("usable CPUs", lambda r: f"{r.machine.usable_cpus} ({r.machine.usable_cpus_source})"),
+        ("physical cores", lambda r: str(r.machine.physical_cpus or "unknown")),
+        ("Python", lambda r: f"{r.machine.python_implementation} {r.machine.python_version} "
+                             f"({r.machine.python_build} build)"),
+        ("GIL", lambda r: "enabled" if r.machine.gil_enabled else "disabled"),
+        ("BLAS (default threads)", lambda r: r.machine.blas),
+        ("platform", lambda r: r.machine.platform),
+        ("measured", lambda r: _dates(r)),
+        ("commit", lambda r: r.machine.git_commit or "not in a git checkout"),
+        ("profile", lambda r: str(r.options.get("matrix", {}).get("profile", "unknown"))),
+        ("mpbench", lambda r: r.machine.mpbench_version),
+    ]
+    rows = [[fact, *(describe(results) for results in all_results)] for fact, describe in facts]
+    columns = ["", *(labels[str(r.path)] for r in all_results)]
+    return Table("Facts recorded with each results file", columns, rows,
+                 text_columns=len(columns))
+
+
+def _dates(results: Results) -> str:
+    dates = sorted(str(run.get_metadata().get("date", ""))[:16] for bench in results.benchmarks
+                   for run in bench.get_runs())
+    dates = [date for date in dates if date]
+    if not dates:
+        return "unknown"
+    return dates[0] if dates[0] == dates[-1] else f"{dates[0]} to {dates[-1]}"
+
+
+def fits_table(fits: pd.DataFrame, summary: pd.DataFrame, title: str = "Scaling fits") -> Table:
+    """Per kernel × executor: Amdahl's serial fraction, Karp–Flatt at the most workers, USL."""
+    rows = []
+    for fit in fits.to_dict("records"):
+        points = summary[(summary["file"] == fit["file"]) & (summary["kernel"] == fit["kernel"])
+                         & (summary["executor"] == fit["executor"])
+                         & (summary["start_method"].fillna("") == _text(fit["start_method"]))
+                         & ~summary["oversubscribed"]]
+        widest = points.sort_values("workers").iloc[-1] if not points.empty else None
+        karp_flatt = ("n/a" if widest is None or widest["workers"] < 2
+                      else f"{widest['karp_flatt']:.3f} at {int(widest['workers'])}")
+        usl = fit["usl_note"] or (f"σ {fit['usl_sigma']:.3f}, κ {fit['usl_kappa']:.4f}, "
+                                  f"{_peak(fit['usl_peak_workers'])}")
+        rows.append([str(fit["kernel"]), executor_label(str(fit["executor"]), fit["start_method"]),
+                     _fraction(fit["amdahl_sigma"]), karp_flatt, str(usl)])
+    return Table(title, ["kernel", "executor", "Amdahl σ", "Karp–Flatt e", "USL"], rows,
+                 text_columns=2,
+                 notes=["σ: the serial fraction that best explains the speedups (speedup < 1/σ); "
+                        "Karp–Flatt e: the serial fraction measured at one worker count; "
+                        "USL: contention σ and crosstalk κ (κ > 0: speedup peaks, then falls)"])
+
+
+def _fraction(value: float) -> str:
+    return "n/a" if not math.isfinite(value) else f"{value:.3f}"
+
+
+def _peak(workers: float) -> str:
+    if math.isinf(workers):
+        return "no peak"
+    return f"peaks at {workers:.0f} worker{'s' if round(workers) != 1 else ''}"
+
+
+def _text(value: object) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def failures_table(all_results: Sequence[Results]) -> Table:
+    labels = file_labels(all_results)
+    rows = [[labels[str(results.path)], failure.scenario.id, failure.reason,
+             "" if failure.seconds is None else f"{failure.seconds:.1f} s"]
+            for results in all_results for failure in results.failures]
+    return Table("Failed scenarios", ["machine", "scenario", "reason", "after"], rows,
+                 text_columns=3)
+
+
+def comparison_table(summary: pd.DataFrame, labels: Mapping[str, str]) -> Table:
+    """The same scenario ids lined up across files: median, speedup and throughput per worker."""
+    files = list(dict.fromkeys(summary["file"]))
+    rows = []
+    for scenario_id, group in summary.groupby("scenario", sort=False):
+        by_file = group.set_index("file")
+        cells = []
+        for file in files:
+            if file not in by_file.index:
+                cells.append("not run")
+                continue
+            point = by_file.loc[file]
+            per_worker = 1 / (point["median"] * point["workers"])
+            cells.append(f"{format_seconds(point['median'])} · {format_ratio(point['speedup'])} "
+                         f"· {per_worker:.3g}/s")
+        rows.append([str(scenario_id), *cells])
+    return Table("Scenarios side by side", ["scenario", *(labels[file] for file in files)], rows,
+                 text_columns=1,
+                 notes=["each cell: median time · speedup over that machine's serial run · "
+                        "runs of the kernel per second per worker (throughput per core)"])

@@ -21,7 +21,13 @@ from rich.table import Table as RichTable
 from mpbench.model import Machine, Scenario
 from mpbench.runner import Outcome
 from mpbench.storage import Results
-from mpbench.tables import Table, format_seconds
+from mpbench.tables import Table, format_seconds, visible
+
+
+def printable(text: str) -> str:
+    """`text` safe for a terminal and for rich markup: control characters written out, square
+    brackets escaped."""
+    return escape(visible(text))
 
 
 class ProgressView:
@@ -48,59 +54,66 @@ class ProgressView:
         self.progress.stop()
 
     def scenario_started(self, index: int, scenario: Scenario) -> None:
-        self.progress.update(self.task, description=escape(scenario.id))
+        self.progress.update(self.task, description=printable(scenario.id))
 
     def scenario_finished(self, index: int, outcome: Outcome, path: Path) -> None:
         self.progress.advance(self.task)
-        scenario_id = escape(outcome.scenario.id)
+        scenario_id = printable(outcome.scenario.id)
         took = f"[dim]{outcome.wall_seconds:.1f} s[/dim]"
         if outcome.benchmark is not None:
             median = format_seconds(outcome.benchmark.median())
             self.console.print(f"[green]✓[/green] {scenario_id:<36} median {median:>9}   {took}",
                                soft_wrap=True)
         elif outcome.failure is not None:
-            self.console.print(f"[red]✗ {scenario_id}[/red]: {escape(outcome.failure.reason)}  "
-                               f"{took}", soft_wrap=True)
+            reason = printable(outcome.failure.reason)
+            self.console.print(f"[red]✗ {scenario_id}[/red]: {reason}  {took}", soft_wrap=True)
 
 
 def print_machine(console: Console, machine: Machine) -> None:
     gil = "GIL enabled" if machine.gil_enabled else "GIL disabled"
     physical = machine.physical_cpus if machine.physical_cpus is not None else "?"
     console.print(
-        f"[bold]{escape(machine.name)}[/bold]: {escape(machine.cpu_model)}, "
-        f"{machine.usable_cpus} usable CPUs ({escape(machine.usable_cpus_source)}; "
-        f"{physical} physical), {escape(machine.python_implementation)} "
-        f"{escape(machine.python_version)} {escape(machine.python_build)} build, {gil}, "
-        f"BLAS: {escape(machine.blas)}"
+        f"[bold]{printable(machine.name)}[/bold]: {printable(machine.cpu_model)}, "
+        f"{machine.usable_cpus} usable CPUs ({printable(machine.usable_cpus_source)}; "
+        f"{physical} physical), {printable(machine.python_implementation)} "
+        f"{printable(machine.python_version)} {printable(machine.python_build)} build, {gil}, "
+        f"BLAS: {printable(machine.blas)}"
     )
 
 
 def render_table(console: Console, table: Table) -> None:
-    rich_table = RichTable(title=escape(table.title), title_justify="left")
+    rich_table = RichTable(title=printable(table.title), title_justify="left")
     for index, column in enumerate(table.columns):
-        rich_table.add_column(escape(column), justify="left" if index < 2 else "right")
+        rich_table.add_column(printable(column),
+                              justify="left" if index < table.text_columns else "right")
     for row in table.rows:
-        rich_table.add_row(*map(escape, row))
+        rich_table.add_row(*map(printable, row))
     console.print(rich_table)
     for note in table.notes:
-        console.print(f"[dim]{escape(note)}[/dim]")
+        console.print(f"[dim]{printable(note)}[/dim]")
 
 
 def print_results(console: Console, results: Results) -> None:
     """A results file's machine, speedup table, failures and unfinished scenarios."""
-    from mpbench.analysis import summarize
+    from mpbench.analysis import gil_verdicts, scaling_fits, summarize
     from mpbench.frame import to_frame
-    from mpbench.tables import speedup_table
+    from mpbench.tables import fits_table, speedup_table
 
-    console.print(f"[bold]{escape(str(results.path))}[/bold]")
+    console.print(f"[bold]{printable(str(results.path))}[/bold]")
     print_machine(console, results.machine)
     if results.benchmarks:
-        render_table(console, speedup_table(summarize(to_frame([results]))))
+        summary = summarize(to_frame([results]))
+        render_table(console, speedup_table(summary))
+        render_table(console, fits_table(scaling_fits(summary), summary))
+        for verdict in gil_verdicts(summary).itertuples():
+            console.print(f"[bold]{printable(str(verdict.kernel))}[/bold]: "
+                          f"{printable(str(verdict.verdict))}")
     else:
         console.print("no scenario was measured")
     for failure in results.failures:
-        console.print(f"[red]failed[/red] {escape(failure.scenario.id)}: {escape(failure.reason)}")
+        console.print(f"[red]failed[/red] {printable(failure.scenario.id)}: "
+                      f"{printable(failure.reason)}")
     missing = results.missing()
     if missing:
         console.print(f"[yellow]{len(missing)} planned scenarios have not run yet; "
-                      f"`mpbench run --resume {escape(str(results.path))}` runs them[/yellow]")
+                      f"`mpbench run --resume {printable(str(results.path))}` runs them[/yellow]")

@@ -1,0 +1,229 @@
+"""Figures of a summary (matplotlib, Agg): every function returns a Figure and never shows it.
+
+One subplot per kernel, so a glance compares kernels; colours follow executors (or machines,
+when machines are compared) through every figure of a report.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # no display: figures only go to files
+
+import numpy as np
+import pandas as pd
+from matplotlib import ticker
+from matplotlib.artist import Artist
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
+from mpbench.analysis import THREAD_EXECUTORS, amdahl_speedup
+from mpbench.tables import executor_label
+
+PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2",
+           "#7f7f7f", "#bcbd22", "#17becf"]
+SUBPLOT_SIZE = (4.6, 3.6)  # inches per kernel
+
+
+def _grid(kernels: Sequence[str], title: str) -> tuple[Figure, list[Axes]]:
+    columns = min(len(kernels), 2)
+    rows = math.ceil(len(kernels) / columns)
+    figure = Figure(figsize=(SUBPLOT_SIZE[0] * columns, SUBPLOT_SIZE[1] * rows + 0.6),
+                    layout="constrained")
+    axes = list(np.atleast_1d(figure.subplots(rows, columns, squeeze=False)).ravel())
+    for extra in axes[len(kernels):]:
+        extra.set_visible(False)
+    figure.suptitle(title)
+    return figure, axes[: len(kernels)]
+
+
+def _curves(summary: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
+    """(label, points sorted by workers) for each executor and start method, serial left out."""
+    parallel = summary[summary["executor"] != "serial"]
+    return [
+        (executor_label(str(executor), start_method), group.sort_values("workers"))
+        for (executor, start_method), group in parallel.groupby(
+            ["executor", "start_method"], dropna=False, sort=False)
+    ]
+
+
+def _worker_axis(axes: Axes, workers: Sequence[int]) -> None:
+    ticks = sorted(set(workers))
+    axes.set_xticks(ticks, [str(tick) for tick in ticks])
+    axes.set_xlabel("workers")
+    axes.grid(True, alpha=0.3)
+
+
+def _error_bars(points: pd.DataFrame, value: str) -> np.ndarray:
+    low = (points[value] - points[f"{value}_low"]).clip(lower=0).fillna(0)
+    high = (points[f"{value}_high"] - points[value]).clip(lower=0).fillna(0)
+    return np.vstack([low.to_numpy(float), high.to_numpy(float)])
+
+
+def speedup_figure(summary: pd.DataFrame, fits: pd.DataFrame, title: str = "Speedup over serial"
+                   ) -> Figure:
+    """Speedup against workers per kernel: a line per executor with its 95 % interval, the ideal
+    line, and each executor's fitted Amdahl curve (dotted)."""
+    kernels = list(dict.fromkeys(summary["kernel"]))
+    figure, axes_list = _grid(kernels, title)
+    colours = _colours(label for label, _ in _curves(summary))
+    for kernel, axes in zip(kernels, axes_list, strict=True):
+        of_kernel = summary[summary["kernel"] == kernel]
+        workers = of_kernel["workers"].to_numpy(int)
+        span = np.linspace(1, max(workers.max(), 2), 50)
+        axes.plot(span, span, color="black", linewidth=0.8, linestyle="--", label="ideal")
+        for label, points in _curves(of_kernel):
+            axes.errorbar(points["workers"], points["speedup"],
+                          yerr=_error_bars(points, "speedup"), marker="o", capsize=3,
+                          color=colours[label], label=label,
+                          linestyle="--" if _is_thread_label(label) else "-")
+            sigma = _fitted_sigma(fits, kernel, points)
+            if sigma is not None:
+                axes.plot(span, amdahl_speedup(span, sigma), color=colours[label],
+                          linestyle=":", linewidth=1)
+        _mark_oversubscribed(axes, of_kernel)
+        _worker_axis(axes, list(workers))
+        axes.set_ylabel("speedup over serial (×)")
+        axes.set_title(kernel)
+    _legend(figure, axes_list, "dotted: fitted Amdahl curve")
+    return figure
+
+
+def efficiency_figure(summary: pd.DataFrame, title: str = "Parallel efficiency") -> Figure:
+    """Efficiency (speedup / workers) against workers per kernel; 1.0 is perfect scaling."""
+    kernels = list(dict.fromkeys(summary["kernel"]))
+    figure, axes_list = _grid(kernels, title)
+    colours = _colours(label for label, _ in _curves(summary))
+    for kernel, axes in zip(kernels, axes_list, strict=True):
+        of_kernel = summary[summary["kernel"] == kernel]
+        axes.axhline(1.0, color="black", linewidth=0.8, linestyle="--", label="ideal")
+        for label, points in _curves(of_kernel):
+            axes.errorbar(points["workers"], points["efficiency"],
+                          yerr=_error_bars(points, "efficiency"), marker="o", capsize=3,
+                          color=colours[label], label=label,
+                          linestyle="--" if _is_thread_label(label) else "-")
+        _mark_oversubscribed(axes, of_kernel)
+        _worker_axis(axes, list(of_kernel["workers"]))
+        axes.set_ylim(bottom=0)
+        axes.set_ylabel("efficiency (speedup / workers)")
+        axes.set_title(kernel)
+    _legend(figure, axes_list)
+    return figure
+
+
+def startup_figure(summary: pd.DataFrame, title: str = "Executor start-up") -> Figure:
+    """Median time to create each executor and get one trivial task back from every worker, at
+    the largest worker count, by executor and start method (log scale: µs to seconds)."""
+    parallel = summary[(summary["executor"] != "serial") & summary["startup_s"].notna()]
+    top = parallel[parallel["workers"] == parallel["workers"].max()]
+    costs = top.assign(start_method=top["start_method"].fillna("in-process")).groupby(
+        ["executor", "start_method"], sort=False)["startup_s"].median()
+    executors = list(dict.fromkeys(costs.index.get_level_values(0)))
+    methods = list(dict.fromkeys(costs.index.get_level_values(1)))
+    figure = Figure(figsize=(max(6.0, 1.1 * len(executors) + 2), 4.2), layout="constrained")
+    axes = figure.subplots()
+    width = 0.8 / max(len(methods), 1)
+    for index, method in enumerate(methods):
+        heights = [costs.get((executor, method), np.nan) * 1000 for executor in executors]
+        bars = axes.bar(np.arange(len(executors)) + (index - (len(methods) - 1) / 2) * width,
+                        heights, width, label=method, color=PALETTE[index % len(PALETTE)])
+        axes.bar_label(bars, [f"{h:.3g}" if np.isfinite(h) else "" for h in heights],
+                       fontsize="x-small", padding=2)
+    axes.set_xticks(np.arange(len(executors)), executors, rotation=30, ha="right")
+    axes.set_yscale("log")
+    axes.yaxis.set_major_formatter(ticker.FuncFormatter(lambda value, _: f"{value:g}"))
+    if not costs.empty:
+        axes.set_ylim(bottom=float(costs.min()) * 1000 / 3, top=float(costs.max()) * 1000 * 3)
+    axes.set_ylabel("start-up (ms, log scale)")
+    workers = int(top["workers"].max()) if not top.empty else 0
+    axes.set_title(f"{title} with {workers} workers")
+    axes.grid(True, axis="y", alpha=0.3)
+    axes.legend(title="start method")
+    return figure
+
+
+def machines_figure(summary: pd.DataFrame, title: str = "Speedup by machine") -> Figure:
+    """The speedup plot of several machines overlaid, one colour per machine: per kernel, each
+    machine's best process executor (solid) and best thread executor (dashed)."""
+    kernels = list(dict.fromkeys(summary["kernel"]))
+    figure, axes_list = _grid(kernels, title)
+    machines = list(dict.fromkeys(summary["machine"]))
+    colours = {machine: PALETTE[index % len(PALETTE)] for index, machine in enumerate(machines)}
+    for kernel, axes in zip(kernels, axes_list, strict=True):
+        of_kernel = summary[summary["kernel"] == kernel]
+        top = max(int(of_kernel["workers"].max()), 2)
+        axes.plot([1, top], [1, top], color="black", linewidth=0.8, linestyle="--",
+                  label="ideal")
+        for machine in machines:
+            for label, points in _best_curves(of_kernel[of_kernel["machine"] == machine]):
+                axes.errorbar(points["workers"], points["speedup"],
+                              yerr=_error_bars(points, "speedup"), marker="o", capsize=3,
+                              color=colours[machine], label=f"{machine}: {label}",
+                              linestyle="--" if _is_thread_label(label) else "-")
+        _worker_axis(axes, list(of_kernel["workers"]))
+        axes.set_ylabel("speedup over serial (×)")
+        axes.set_title(kernel)
+    _legend(figure, axes_list, "solid: best process executor, dashed: best thread executor")
+    return figure
+
+
+def _best_curves(summary: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
+    """The process curve and the thread curve that reach the highest speedup."""
+    best: dict[bool, tuple[float, str, pd.DataFrame]] = {}
+    for label, points in _curves(summary):
+        threads = _is_thread_label(label)
+        peak = float(points["speedup"].max())
+        if threads not in best or peak > best[threads][0]:
+            best[threads] = (peak, label, points)
+    return [(label, points) for _, label, points in best.values()]
+
+
+def _is_thread_label(label: str) -> bool:
+    return label in THREAD_EXECUTORS
+
+
+def _fitted_sigma(fits: pd.DataFrame, kernel: str, points: pd.DataFrame) -> float | None:
+    first = points.iloc[0]
+    match = fits[(fits["file"] == first["file"]) & (fits["kernel"] == kernel)
+                 & (fits["executor"] == first["executor"])
+                 & (fits["start_method"].fillna("") == _text(first["start_method"]))]
+    if match.empty or not np.isfinite(match["amdahl_sigma"].iloc[0]):
+        return None
+    return float(match["amdahl_sigma"].iloc[0])
+
+
+def _text(value: object) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _mark_oversubscribed(axes: Axes, summary: pd.DataFrame) -> None:
+    """Shade worker counts beyond the usable CPUs: they measure time-sharing, not cores."""
+    usable = int(summary["usable_cpus"].max())
+    if int(summary["workers"].max()) > usable:
+        axes.axvspan(usable + 0.5, summary["workers"].max() + 0.5, color="grey", alpha=0.12,
+                     label=f"beyond {usable} usable CPUs")
+
+
+def _colours(labels: object) -> dict[str, str]:
+    unique = list(dict.fromkeys(labels))  # type: ignore[call-overload]
+    return {label: PALETTE[index % len(PALETTE)] for index, label in enumerate(unique)}
+
+
+def _legend(figure: Figure, axes_list: Sequence[Axes], note: str = "") -> None:
+    handles: dict[str, Artist] = {}
+    for axes in axes_list:
+        for handle, label in zip(*axes.get_legend_handles_labels(), strict=True):
+            handles.setdefault(label, handle)
+    figure.legend(list(handles.values()), list(handles), loc="outside lower center",
+                  ncols=min(4, max(len(handles), 1)), fontsize="small",
+                  title=note or None, title_fontsize="small")
+
+
+def save(figure: Figure, path: Path) -> Path:
+    """Write a figure as PNG or SVG (by the file's suffix)."""
+    figure.savefig(path, dpi=110 if path.suffix == ".png" else None)
+    return path

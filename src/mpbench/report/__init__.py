@@ -1,0 +1,121 @@
+"""Reports: the same content as self-contained HTML or as Markdown with image files beside it.
+
+`build` turns results into a `Report` (tables of strings, verdict sentences and figures); the
+renderers only lay it out, so both formats always say the same thing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from matplotlib.figure import Figure
+
+from mpbench import __version__
+from mpbench.analysis import gil_verdicts, scaling_fits, summarize
+from mpbench.errors import UsageError
+from mpbench.frame import to_frame
+from mpbench.plots import efficiency_figure, machines_figure, speedup_figure, startup_figure
+from mpbench.storage import Results
+from mpbench.tables import (
+    Table,
+    comparison_table,
+    failures_table,
+    file_labels,
+    fits_table,
+    machines_table,
+    speedup_table,
+)
+
+
+@dataclass(frozen=True)
+class Plot:
+    name: str  # file-name stem, e.g. `speedup-vm`
+    caption: str
+    figure: Figure
+
+
+@dataclass(frozen=True)
+class MachineSection:
+    """What one results file shows: its tables, its GIL verdicts and its plots."""
+
+    label: str
+    speedups: Table
+    fits: Table
+    verdicts: list[str]
+    plots: list[Plot]
+
+
+@dataclass(frozen=True)
+class Report:
+    title: str
+    generated: str
+    machines: Table
+    sections: list[MachineSection]
+    comparison: Table | None
+    comparison_plot: Plot | None
+    failures: Table
+    unfinished: list[str]
+
+
+def build(all_results: Sequence[Results], generated: str | None = None) -> Report:
+    """The report of results files; `generated` overrides the time stamp (for snapshots)."""
+    labels = file_labels(all_results)
+    measured = [results for results in all_results if results.benchmarks]
+    summary = summarize(to_frame(measured))
+    fits = scaling_fits(summary)
+    verdicts = gil_verdicts(summary)
+    sections = []
+    for results in measured:
+        file = str(results.path)
+        label = labels[file]
+        mine = summary[summary["file"] == file]
+        my_fits = fits[fits["file"] == file]
+        slug = _slug(label)
+        sections.append(MachineSection(
+            label=label,
+            speedups=speedup_table(mine, f"{label}: median time and speedup over serial"),
+            fits=fits_table(my_fits, mine, f"{label}: scaling fits"),
+            verdicts=[f"{row.kernel}: {row.verdict}"
+                      for row in verdicts[verdicts["file"] == file].itertuples()],
+            plots=[
+                Plot(f"speedup-{slug}", f"{label}: speedup against workers, with 95 % intervals "
+                     "and fitted Amdahl curves",
+                     speedup_figure(mine, my_fits, f"{label}: speedup")),
+                Plot(f"efficiency-{slug}", f"{label}: parallel efficiency",
+                     efficiency_figure(mine, f"{label}: efficiency")),
+                Plot(f"startup-{slug}", f"{label}: executor start-up by start method",
+                     startup_figure(mine, f"{label}: start-up")),
+            ],
+        ))
+    several = len(measured) > 1
+    return Report(
+        title="mpbench report: " + ", ".join(labels.values()),
+        generated=generated or f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC by mpbench "
+                               f"{__version__}",
+        machines=machines_table(all_results),
+        sections=sections,
+        comparison=comparison_table(summary, labels) if several else None,
+        comparison_plot=Plot("machines", "speedup of each machine's best process and thread "
+                             "executors, overlaid", machines_figure(summary)) if several else None,
+        failures=failures_table(all_results),
+        unfinished=[f"{labels[str(r.path)]}: {len(r.missing())} planned scenarios never ran "
+                    "(interrupted run)" for r in all_results if r.missing()],
+    )
+
+
+def write(report: Report, path: Path) -> list[Path]:
+    """Write `report` as HTML or Markdown, by the suffix of `path`; return every file written."""
+    from mpbench.report import html, markdown
+
+    if path.suffix == ".html":
+        return html.write(report, path)
+    if path.suffix == ".md":
+        return markdown.write(report, path)
+    raise UsageError(f"-o {path}: a report is .html or .md")
+
+
+def _slug(label: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "-" for c in label).strip("-") or "file"

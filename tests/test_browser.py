@@ -1,0 +1,59 @@
+"""The HTML report in real headless Chromium: it renders, every image loads, nothing complains."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from mpbench import report
+from mpbench.storage import read
+
+from conftest import DATA
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+# Where a browser is expected (CI sets this), its absence is a failure, not a skip.
+if CHROMIUM is None and os.environ.get("MPBENCH_REQUIRE_BROWSER") == "1":
+    raise RuntimeError("MPBENCH_REQUIRE_BROWSER=1 but no chromium on PATH")
+pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium")
+
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+def test_report_renders_in_chromium(tmp_path: Path) -> None:
+    from playwright.sync_api import sync_playwright
+
+    page_path = tmp_path / "report.html"
+    all_results = [read(DATA / name) for name in
+                   ("golden-2cpu.json", "golden-8cpu.json", "golden-hostile.json")]
+    report.write(report.build(all_results), page_path)
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        try:
+            page = browser.new_page(viewport={"width": 1200, "height": 900})
+            problems: list[str] = []
+            page.on("console", lambda message: problems.append(f"{message.type}: {message.text}")
+                    if message.type in ("error", "warning") else None)
+            page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
+            page.on("dialog", lambda dialog: problems.append(f"dialog: {dialog.message}"))
+            page.goto(page_path.as_uri(), wait_until="load")
+
+            images = page.evaluate(
+                "Array.from(document.images).map(i => [i.complete, i.naturalWidth, i.alt])")
+            assert len(images) == 3 * 3 + 1
+            assert all(complete and width > 300 for complete, width, _ in images), images
+            assert page.title().startswith("mpbench report: golden-2cpu, golden-8cpu, hostile")
+            assert page.locator("section").count() == 6
+            failures = page.locator("#failures").inner_text()
+            assert "<script>alert('x')</script>" in failures  # shown as text, not run
+            assert page.evaluate("document.scripts.length") == 0
+            assert problems == []
+            screenshot = tmp_path / "report.png"
+            page.screenshot(path=str(screenshot), full_page=True)
+            assert screenshot.stat().st_size > 50_000
+        finally:
+            browser.close()

@@ -1,0 +1,79 @@
+"""Figures are checked by their structure (axes, labels, lines), not by pixels."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import mpbench
+from mpbench import plots
+from mpbench.analysis import scaling_fits, summarize
+
+
+@pytest.fixture(scope="module")
+def summary_8cpu() -> pd.DataFrame:
+    from conftest import DATA
+
+    return summarize(mpbench.load(DATA / "golden-8cpu.json"))
+
+
+def test_speedup_figure(summary_8cpu: pd.DataFrame) -> None:
+    figure = plots.speedup_figure(summary_8cpu, scaling_fits(summary_8cpu))
+    axes = [a for a in figure.axes if a.get_visible()]
+    assert [a.get_title() for a in axes] == ["py_square", "np_count"]
+    for a in axes:
+        assert a.get_xlabel() == "workers" and a.get_ylabel() == "speedup over serial (×)"
+        assert [t.get_text() for t in a.get_xticklabels()] == ["1", "2", "4", "8"]
+        assert [line.get_label() for line in a.get_lines() if line.get_label() == "ideal"]
+        assert len(a.containers) == 3  # a line with error bars per executor
+        assert len([line for line in a.get_lines() if line.get_linestyle() == ":"]) == 3  # Amdahl
+    legend = figure.legends[0]
+    assert [t.get_text() for t in legend.get_texts()] == [
+        "ideal", "threads", "pool_map (fork)", "process_pool (fork)"]
+
+
+def test_efficiency_figure(summary_8cpu: pd.DataFrame) -> None:
+    figure = plots.efficiency_figure(summary_8cpu)
+    first = figure.axes[0]
+    assert first.get_ylabel() == "efficiency (speedup / workers)"
+    assert first.get_ylim()[0] == 0
+    assert len(first.containers) == 3
+
+
+def test_startup_figure_has_a_bar_per_executor_and_start_method(
+        summary_8cpu: pd.DataFrame) -> None:
+    figure = plots.startup_figure(summary_8cpu)
+    axes = figure.axes[0]
+    assert axes.get_ylabel() == "start-up (ms, log scale)"
+    assert axes.get_title() == "Executor start-up with 8 workers"
+    assert [t.get_text() for t in axes.get_xticklabels()] == ["threads", "pool_map",
+                                                              "process_pool"]
+    assert [t.get_text() for t in axes.get_legend().get_texts()] == ["in-process", "fork"]
+
+
+def test_machines_figure_colours_machines(golden_2cpu: Path, golden_8cpu: Path) -> None:
+    summary = summarize(mpbench.load([golden_2cpu, golden_8cpu]))
+    figure = plots.machines_figure(summary)
+    labels = [t.get_text() for t in figure.legends[0].get_texts()]
+    assert labels == ["ideal", "golden-2cpu: threads", "golden-2cpu: process_pool (fork)",
+                      "golden-8cpu: threads", "golden-8cpu: process_pool (fork)"]
+    colours = {bars.get_label(): bars.lines[0].get_color() for bars in figure.axes[0].containers}
+    assert colours["golden-2cpu: threads"] == colours["golden-2cpu: process_pool (fork)"]
+    assert colours["golden-2cpu: threads"] != colours["golden-8cpu: threads"]
+
+
+def test_oversubscribed_points_are_shaded(summary_8cpu: pd.DataFrame) -> None:
+    squeezed = summary_8cpu.assign(usable_cpus=4,
+                                   oversubscribed=summary_8cpu["workers"] > 4)
+    figure = plots.speedup_figure(squeezed, scaling_fits(squeezed))
+    assert any(patch.get_label() == "beyond 4 usable CPUs" for patch in figure.axes[0].patches)
+
+
+@pytest.mark.parametrize("suffix", [".png", ".svg"])
+def test_figures_save_as_png_and_svg(summary_8cpu: pd.DataFrame, tmp_path: Path,
+                                     suffix: str) -> None:
+    path = plots.save(plots.efficiency_figure(summary_8cpu), tmp_path / f"e{suffix}")
+    head = path.read_bytes()[:200]
+    assert head.startswith(b"\x89PNG") if suffix == ".png" else b"<svg" in head or b"<?xml" in head
