@@ -62,13 +62,13 @@ def plan(kernels: Sequence[str], executors: Sequence[str], workers: Sequence[int
 
 
 def benchmark(item: Scenario, seconds: float, rng: random.Random, *, noise: float = 0.02,
-              processes: int = 2, values: int = 3, startup: float = 0.01,
+              processes: int = 2, values: int = 3, startup: float = 0.01, cpus_granted: int = 2,
               date: str = "2026-11-01 12:00:00") -> pyperf.Benchmark:
     runs = []
     for _ in range(processes):
         metadata = {
             **item.to_metadata(), "name": item.id, "unit": "second", "loops": 1,
-            "startup_s": startup, "cpus_granted": 2, "gil_enabled": "yes", "blas": "none loaded",
+            "startup_s": startup, "cpus_granted": cpus_granted, "gil_enabled": "yes", "blas": "none loaded",
             "result": "12345", "date": date,
         }
         samples = [seconds * rng.lognormvariate(0, noise) for _ in range(values)]
@@ -85,6 +85,7 @@ def results(scenarios: Sequence[Scenario], model: Model, *, seed: int = 1,
     rng = random.Random(seed)
     the_machine = the_machine or machine()
     failed = {item.id for item, _ in failures}
+    benchmark_options.setdefault("cpus_granted", the_machine.usable_cpus)
     benchmarks = [
         benchmark(item, model(item.kernel, item.executor, item.workers), rng,
                   **benchmark_options)  # type: ignore[arg-type]
@@ -95,7 +96,7 @@ def results(scenarios: Sequence[Scenario], model: Model, *, seed: int = 1,
         bench.update_metadata(metadata)
     return Results(machine=the_machine, benchmarks=benchmarks, plan=list(scenarios),
                    failures=[Failure(item, reason) for item, reason in failures],
-                   options={"profile": "quick"})
+                   options={"matrix": {"profile": "quick"}, "timeout": 300.0})
 
 
 def write(result: Results, path: Path) -> Path:

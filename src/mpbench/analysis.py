@@ -6,8 +6,9 @@
 - karp_flatt: the serial fraction measured at each worker count; rising with n = growing overhead.
 - amdahl_sigma: the serial fraction that best explains the speedups; speedup stays below 1/sigma.
 - usl_sigma, usl_kappa: contention and crosstalk (USL); kappa > 0 means speedup peaks, then falls.
-- oversubscribed, contended: points that do not measure this machine's free cores, so fits skip
-  the first and readers are warned about the second.
+- oversubscribed (more workers than usable or granted CPUs), contended (others' load while
+  measuring): points that do not measure this machine's free cores, so fits skip the first
+  and readers are warned about the second.
 - GIL verdict: threads scaling like processes means the kernel releases the GIL.
 """
 
@@ -84,12 +85,16 @@ def summarize(frame: pd.DataFrame) -> pd.DataFrame:
     for name in ("", "_low", "_high"):
         summary[f"efficiency{name}"] = summary[f"speedup{name}"] / summary["workers"]
     summary["karp_flatt"] = karp_flatt(summary)
-    summary["oversubscribed"] = summary["workers"] > summary["usable_cpus"]
+    # More workers than CPUs, whether the machine has too few or the timing process was
+    # granted too few (pyperf pins workers to isolated CPUs; pool children inherit that).
+    summary["cpus_granted"] = grouped["cpus_granted"].min().to_numpy(dtype=np.int64)
+    summary["oversubscribed"] = summary["workers"] > np.minimum(summary["usable_cpus"],
+                                                                summary["cpus_granted"])
     summary["contended"] = grouped["contended"].any().to_numpy(dtype=bool)
     return summary[[*SCENARIO_KEYS, "samples", "median", "median_low", "median_high", "mean",
                     "stdev", "minimum", "startup_s", "serial_median", "speedup", "speedup_low",
                     "speedup_high", "efficiency", "efficiency_low", "efficiency_high",
-                    "karp_flatt", "oversubscribed", "contended"]]
+                    "karp_flatt", "cpus_granted", "oversubscribed", "contended"]]
 
 
 def bootstrap_medians(values: FloatArray, processes: IntArray,
