@@ -68,8 +68,8 @@ def benchmark(item: Scenario, seconds: float, rng: random.Random, *, noise: floa
     for _ in range(processes):
         metadata = {
             **item.to_metadata(), "name": item.id, "unit": "second", "loops": 1,
-            "startup_s": startup, "cpus_granted": cpus_granted, "gil_enabled": "yes", "blas": "none loaded",
-            "result": "12345", "date": date,
+            "startup_s": startup, "cpus_granted": cpus_granted, "gil_enabled": "yes",
+            "blas": "none loaded", "result": "12345", "date": date,
         }
         samples = [seconds * rng.lognormvariate(0, noise) for _ in range(values)]
         runs.append(pyperf.Run(samples, warmups=[(1, seconds)], metadata=metadata,

@@ -79,6 +79,7 @@ def _rows(results: Results) -> Iterable[dict[str, Any]]:
     for bench in results.benchmarks:
         for process, run in enumerate(r for r in bench.get_runs() if r.values):
             metadata = run.get_metadata()
+            other_load = _number(metadata, "other_load", float)
             for sample, value in enumerate(run.values):
                 yield {
                     "file": str(results.path),
@@ -94,14 +95,23 @@ def _rows(results: Results) -> Iterable[dict[str, Any]]:
                     "blas_threads": metadata["blas_threads"],
                     "kernel_hash": metadata.get("kernel_hash"),
                     "usable_cpus": machine.usable_cpus,
-                    "cpus_granted": metadata.get("cpus_granted", machine.usable_cpus),
+                    "cpus_granted": _number(metadata, "cpus_granted", int)
+                    or machine.usable_cpus,
                     "gil_enabled": metadata.get("gil_enabled", "yes") == "yes",
                     "process": process,
                     "sample": sample,
                     "value": value,
-                    "startup_s": metadata.get("startup_s"),
-                    "other_load": metadata.get("other_load"),
-                    "contended": metadata.get("other_load", 0.0) >= CONTENDED_LOAD,
-                    "result": metadata.get("result"),
-                    "date": pd.Timestamp(metadata["date"]) if "date" in metadata else pd.NaT,
+                    "startup_s": _number(metadata, "startup_s", float),
+                    "other_load": other_load,
+                    "contended": other_load is not None and other_load >= CONTENDED_LOAD,
+                    "result": str(metadata.get("result", "")) or None,
+                    "date": pd.to_datetime(metadata.get("date"), errors="coerce"),
                 }
+
+
+def _number(metadata: dict[str, Any], name: str, kind: type[int] | type[float]) -> Any:
+    """An optional figure of the run's metadata; None when absent or not a number."""
+    value = metadata.get(name)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return kind(value) if kind is float or isinstance(value, int) else None

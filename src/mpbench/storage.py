@@ -148,12 +148,31 @@ def read(path: Path) -> Results:
         if data["benchmarks"]:
             suite = pyperf.BenchmarkSuite.loads(json.dumps(data))
             benchmarks = suite.get_benchmarks()
+            for bench in benchmarks:
+                _check_axes(bench)
     except ResultsFileError as exc:
         raise ResultsFileError(f"{path} is damaged: {exc}") from None
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise ResultsFileError(f"{path} is damaged: {type(exc).__name__}: {exc}") from None
     return Results(machine=machine, benchmarks=benchmarks, failures=failures, plan=plan,
                    options=options, path=path)
+
+
+# The axes every benchmark must carry, and their types (see Scenario.to_metadata).
+_AXES: dict[str, type] = {"kernel": str, "executor": str, "workers": int, "size": int,
+                          "tasks": int, "blas_threads": int}
+
+
+def _check_axes(bench: pyperf.Benchmark) -> None:
+    for run in bench.get_runs():
+        metadata = run.get_metadata()
+        for name, kind in _AXES.items():
+            value = metadata.get(name)
+            if not isinstance(value, kind) or isinstance(value, bool) or (
+                    isinstance(value, int) and value < 1):
+                raise ResultsFileError(f"benchmark {bench.get_name()!r} has no valid {name!r}")
+        if not isinstance(metadata.get("start_method", ""), str):
+            raise ResultsFileError(f"benchmark {bench.get_name()!r} has no valid 'start_method'")
 
 
 def read_many(paths: Sequence[Path]) -> list[Results]:

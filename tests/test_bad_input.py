@@ -1,0 +1,104 @@
+"""Every command, every kind of bad input file: one line `error: …`, exit 2, nothing written."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+import mpbench.storage
+
+from conftest import DATA
+from test_cli import run_cli
+
+
+def _without_workers() -> bytes:
+    """A real results file whose first benchmark lost its `workers` axis."""
+    data = json.loads((DATA / "golden-2cpu.json").read_text())
+    data["benchmarks"][0]["metadata"]["workers"] = "two"
+    return json.dumps(data).encode()
+
+
+BAD_FILES: dict[str, bytes | None] = {
+    "missing.json": None,
+    "empty.json": b"",
+    "truncated.json": (DATA / "golden-2cpu.json").read_bytes()[:500],
+    "invalid.json": b"{'version': 1.0,}",
+    "not-pyperf.json": b'{"hello": "world"}',
+    "pyperf-only.json": b'{"version": "1.0", "benchmarks": [{"runs": [{"values": [1.0]}], '
+                        b'"metadata": {"name": "x", "unit": "second"}}]}',
+    "no-axes.json": _without_workers(),
+    "folder": b"",  # made a directory below
+    "unreadable.json": b"{}",  # made unreadable below (root may read anything, so simulated)
+}
+
+COMMANDS = {
+    "show": ["show", "BAD"],
+    "report": ["report", "BAD", "-o", "OUT/report.html"],
+    "export": ["export", "BAD", "-o", "OUT/data.csv"],
+    "resume": ["run", "--resume", "BAD"],
+}
+
+
+@pytest.fixture
+def bad_file(request: pytest.FixtureRequest, tmp_path: Path,
+             monkeypatch: pytest.MonkeyPatch) -> Path:
+    name = request.param
+    path = tmp_path / "in" / name
+    path.parent.mkdir()
+    content = BAD_FILES[name]
+    if name == "folder":
+        path.mkdir()
+    elif content is not None:
+        path.write_bytes(content)
+    if name == "unreadable.json":
+        original = mpbench.storage._open_text
+
+        def refuse(target: Path):  # type: ignore[no-untyped-def]
+            if target == path:
+                raise PermissionError(13, "Permission denied")
+            return original(target)
+
+        monkeypatch.setattr(mpbench.storage, "_open_text", refuse)
+    return path
+
+
+@pytest.mark.parametrize("bad_file", sorted(BAD_FILES), indirect=True)
+@pytest.mark.parametrize("command", sorted(COMMANDS))
+def test_bad_input_files(capsys: pytest.CaptureFixture[str], tmp_path: Path, bad_file: Path,
+                         command: str) -> None:
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    argv = [str(bad_file) if a == "BAD" else a.replace("OUT", str(out_dir))
+            for a in COMMANDS[command]]
+    code, out, err = run_cli(capsys, *argv)
+    assert code == 2, (out, err)
+    assert err.startswith(f"error: {bad_file}") and err.count("\n") == 1, err
+    assert "Traceback" not in err + out
+    assert list(out_dir.iterdir()) == []
+    assert sorted(p.name for p in bad_file.parent.iterdir()) == (
+        [] if bad_file.name == "missing.json" else [bad_file.name])
+
+
+def test_the_reasons_say_what_is_wrong(capsys: pytest.CaptureFixture[str],
+                                       tmp_path: Path) -> None:
+    expected = {
+        "missing.json": "does not exist",
+        "empty.json": "is empty; is it a results file from `mpbench run`?",
+        "truncated.json": "is not valid JSON",
+        "invalid.json": "is not valid JSON",
+        "not-pyperf.json": "is JSON but not a pyperf results file",
+        "pyperf-only.json": "is a pyperf file without mpbench metadata; make it with `mpbench "
+                            "run`",
+        "no-axes.json": "is damaged: benchmark 'py_square/serial/w1' has no valid 'workers'",
+        "folder": "is a folder; give one of the results files in it",
+    }
+    for name, reason in expected.items():
+        path = tmp_path / name
+        if name == "folder":
+            path.mkdir()
+        elif BAD_FILES[name] is not None:
+            path.write_bytes(BAD_FILES[name] or b"")
+        code, _, err = run_cli(capsys, "show", str(path))
+        assert code == 2 and err.startswith(f"error: {path} {reason}"), err
