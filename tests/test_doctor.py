@@ -1,4 +1,4 @@
-"""`mpbench doctor`: /proc parsers on fixture text, verdict rules on hand-built measurements, and
+"""`mpbench doctor`: parsers on fixture text, verdict rules on hand-built measurements, and
 one real, short diagnosis (its figures are not asserted: these machines are noisy)."""
 
 from __future__ import annotations
@@ -12,50 +12,22 @@ import psutil
 import pytest
 from rich.console import Console
 
-from mpbench import doctor
-from mpbench.doctor import (
-    BackgroundLoad,
-    CpuTimes,
-    Diagnosis,
-    LoadAverage,
-    Pressure,
-    ProbeRound,
-    PyperfHints,
-    SpeedProbe,
-    SpinPlan,
+from mpbench.doctor import Diagnosis, diagnose, probe, render
+from mpbench.doctor.diagnosis import _attempt
+from mpbench.doctor.findings import (
     Status,
     Unavailable,
-    _attempt,
-    _spin,
     cpu_finding,
     cpu_speeds_finding,
-    diagnose,
     effective_cores_finding,
-    judge,
     load_finding,
-    measure_background_load,
-    parse_loadavg,
-    parse_pressure,
-    parse_proc_stat,
-    parse_pyperf_show,
     pyperf_finding,
-    read_governors,
-    render,
     speed_finding,
 )
-
-PROC_STAT = """\
-cpu  52162 0 6644 473382 373 0 265 284 0 0
-cpu0 16459 0 2320 247361 35 0 155 157 0 0
-cpu1 35703 0 4323 226020 338 0 109 127 0 0
-intr 484334 0 0 0
-ctxt 590997
-"""
-
-PRESSURE = """\
-some avg10=3.80 avg60=1.32 avg300=1.57 total=21076290
-full avg10=0.00 avg60=0.00 avg300=0.00 total=0
-"""
+from mpbench.doctor.load import BackgroundLoad, LoadAverage, measure_background_load, parse_loadavg
+from mpbench.doctor.probe import ProbeRound, SpeedProbe, SpinPlan, _spin
+from mpbench.doctor.tuning import PyperfHints, parse_pyperf_show, read_governors
+from mpbench.doctor.verdict import judge
 
 PYPERF_SHOW = """\
 Show the system configuration
@@ -95,26 +67,6 @@ OK! System ready for benchmarking
 """
 
 
-def test_proc_stat_adds_busy_fields_and_keeps_steal_apart() -> None:
-    assert parse_proc_stat(PROC_STAT) == CpuTimes(busy=52162 + 6644 + 265, steal=284)
-
-
-def test_proc_stat_of_an_old_kernel_without_steal() -> None:
-    assert parse_proc_stat("cpu 10 2 3 40\n") == CpuTimes(busy=15, steal=0)
-
-
-def test_proc_stat_without_cpu_line() -> None:
-    with pytest.raises(ValueError, match="no `cpu` line"):
-        parse_proc_stat("intr 1 2 3\n")
-
-
-def test_pressure_lines() -> None:
-    assert parse_pressure(PRESSURE + "\n") == {
-        "some": Pressure(avg10=3.8, avg60=1.32, avg300=1.57, total_us=21076290),
-        "full": Pressure(avg10=0.0, avg60=0.0, avg300=0.0, total_us=0),
-    }
-
-
 def test_loadavg() -> None:
     assert parse_loadavg("0.16 0.43 0.34 1/82 10141\n") == LoadAverage(0.16, 0.43, 0.34)
 
@@ -138,10 +90,10 @@ def test_pyperf_show_without_sections() -> None:
 
 
 def test_background_load_from_proc_files(tmp_path: Path) -> None:
-    (tmp_path / "stat").write_text(PROC_STAT)
+    (tmp_path / "stat").write_text("cpu  52162 0 6644 473382 373 0 265 284 0 0\n")
     (tmp_path / "loadavg").write_text("1.50 0.43 0.34 3/82 10141\n")
     (tmp_path / "pressure").mkdir()
-    (tmp_path / "pressure" / "cpu").write_text(PRESSURE)
+    (tmp_path / "pressure" / "cpu").write_text("some avg10=3.80 avg60=1.32 avg300=1.57 total=9\n")
     load = measure_background_load(0.05, proc=tmp_path)
     assert (load.busy_cpus, load.steal_cpus, load.pressure_some) == (0.0, 0.0, 0.0)
     assert load.load_average == LoadAverage(1.5, 0.43, 0.34)
@@ -183,10 +135,10 @@ def _die(plan: SpinPlan) -> int:
 
 def test_a_dead_worker_ends_the_probe_without_leaving_processes(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(doctor, "_spin", _die)
-    monkeypatch.setattr(doctor, "REPLY_TIMEOUT_SECONDS", 0.5)
+    monkeypatch.setattr(probe, "_spin", _die)
+    monkeypatch.setattr(probe, "REPLY_TIMEOUT_SECONDS", 0.5)
     started = time.monotonic()
-    outcome = _attempt(lambda: doctor.probe_speed(2, 0.5))
+    outcome = _attempt(lambda: probe.probe_speed(2, 0.5))
     assert isinstance(outcome, Unavailable)
     assert outcome.reason.startswith("TimeoutError: a pool worker gave no answer within")
     assert time.monotonic() - started < 5

@@ -3,6 +3,9 @@
 While values are timed, the whole system's busy CPU time (from /proc/stat) minus the CPU time
 of our own process tree (psutil) is the CPU time other processes took. Divided by the wall time
 it is the number of CPUs' worth of other load that competed with the measurement.
+
+The readers of /proc/stat and /proc/pressure/cpu live here alone: `mpbench doctor` watches the
+same figures while the machine sits idle.
 """
 
 from __future__ import annotations
@@ -14,47 +17,73 @@ from pathlib import Path
 
 import psutil
 
+PROC = Path("/proc")
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
-def parse_proc_stat_busy(text: str) -> float:
-    """Busy CPU-seconds of all CPUs since boot, from the `cpu` line of /proc/stat.
+@dataclass(frozen=True)
+class CpuTimes:
+    """The all-CPU line of /proc/stat, in clock ticks (CLOCK_TICKS a second)."""
 
-    Busy is everything but idle and iowait; guest time is already inside user time.
-    """
+    busy: int  # user + nice + system + irq + softirq (guest time is already inside user)
+    steal: int  # time the hypervisor ran something else while this VM wanted the CPU
+
+
+def parse_proc_stat(text: str) -> CpuTimes:
+    """The `cpu` line of /proc/stat; fields missing on old kernels count as 0."""
     for line in text.splitlines():
         fields = line.split()
         if fields and fields[0] == "cpu":
-            ticks = [int(value) for value in fields[1:9]]
-            ticks += [0] * (8 - len(ticks))
-            idle, iowait = ticks[3], ticks[4]
-            return (sum(ticks) - idle - iowait) / CLOCK_TICKS
-    raise ValueError("no cpu line in /proc/stat")
+            ticks = [int(value) for value in fields[1:9]] + [0] * 8
+            user, nice, system, _idle, _iowait, irq, softirq, steal = ticks[:8]
+            return CpuTimes(busy=user + nice + system + irq + softirq, steal=steal)
+    raise ValueError("no `cpu` line in /proc/stat")
 
 
-def parse_cpu_pressure(text: str) -> float | None:
-    """The `some avg10` figure of /proc/pressure/cpu: % of the last 10 s something waited."""
+@dataclass(frozen=True)
+class Pressure:
+    """The `some` line of /proc/pressure/cpu: how long some task waited for a CPU."""
+
+    avg10: float  # % of the last 10 s
+    total_us: int  # µs since boot, for shares of windows of any length
+
+
+def parse_cpu_pressure(text: str) -> Pressure:
+    """/proc/pressure/cpu, e.g. `some avg10=3.80 avg60=1.32 avg300=1.57 total=21076290`."""
     for line in text.splitlines():
-        if line.startswith("some "):
-            for field in line.split()[1:]:
-                name, _, value = field.partition("=")
-                if name == "avg10":
-                    return float(value)
-    return None
+        kind, *pairs = line.split() or [""]
+        if kind == "some":
+            values = {name: value for name, _, value in (pair.partition("=") for pair in pairs)}
+            if "avg10" in values and "total" in values:
+                return Pressure(avg10=float(values["avg10"]), total_us=int(values["total"]))
+    raise ValueError("no `some` line with avg10 and total in /proc/pressure/cpu")
 
 
-def system_busy_seconds() -> float | None:
+def read_cpu_times(proc: Path = PROC) -> CpuTimes:
+    return parse_proc_stat((proc / "stat").read_text())
+
+
+def read_cpu_pressure(proc: Path = PROC) -> Pressure | None:
+    """None where PSI is off, as in many kernels and containers."""
     try:
-        return parse_proc_stat_busy(Path("/proc/stat").read_text())
+        return parse_cpu_pressure((proc / "pressure" / "cpu").read_text())
     except (OSError, ValueError):
         return None
 
 
 def cpu_pressure() -> float | None:
+    """% of the last 10 s in which some task waited for a CPU."""
+    pressure = read_cpu_pressure()
+    return None if pressure is None else pressure.avg10
+
+
+def system_busy_seconds() -> float | None:
+    """Busy CPU-seconds of all CPUs since boot, steal included: other guests' work competes too."""
     try:
-        return parse_cpu_pressure(Path("/proc/pressure/cpu").read_text())
+        times = read_cpu_times()
     except (OSError, ValueError):
         return None
+    return (times.busy + times.steal) / CLOCK_TICKS
 
 
 def tree_cpu_seconds(process: psutil.Process) -> float:
