@@ -225,14 +225,16 @@ def _run(args: argparse.Namespace, console: Console) -> int:
     print_machine(console, machine)
     console.print(f"profile {settings.profile.name} ({settings.profile.summary}); "
                   f"{len(scenarios)} scenarios, timeout {timeout:g} s each")
-    signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
-    with ProgressView(console, len(scenarios)) as view:
-        try:
+    # SIGTERM stops a run the way Ctrl-C does: finished scenarios are already saved.
+    previous_handler = signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
+    try:
+        with ProgressView(console, len(scenarios)) as view:
             run_all(results, scenarios, settings, destination, view)
-        except KeyboardInterrupt:
-            view.stop()
-            _report_interrupt(results, len(results.plan))
-            return 130
+    except KeyboardInterrupt:
+        _report_interrupt(results, len(results.plan))
+        return 130
+    finally:
+        signal.signal(signal.SIGTERM, previous_handler)
     print_results(console, results)
     if results.failures:
         console.print(f"[red]{len(results.failures)} of {len(results.plan)} scenarios "

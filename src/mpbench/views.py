@@ -48,9 +48,6 @@ class ProgressView:
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  traceback: TracebackType | None) -> None:
-        self.stop()
-
-    def stop(self) -> None:
         self.progress.stop()
 
     def scenario_started(self, index: int, scenario: Scenario) -> None:
