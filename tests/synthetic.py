@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import dataclasses
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pyperf
 
 from mpbench.model import Machine, Scenario
@@ -103,3 +105,57 @@ def write(result: Results, path: Path) -> Path:
     if path.exists():
         path.unlink()
     return save(result, path, replace=False)
+
+
+def suite_plan(workers: Sequence[int] = (1, 2)) -> list[Scenario]:
+    """The built-in suite on a 2-CPU machine: 4 kernels × (serial + 8 executors × 2) = 68."""
+    return plan(["py_square", "py_count", "np_square", "np_count"],
+                ["threads", "thread_pool", "process_queue", "process_value", "process_manager",
+                 "pool_map", "pool_async", "process_pool"], workers)
+
+
+def scaled(model: Model, factors: Mapping[tuple[str, str, int], float]) -> Model:
+    """`model` with some (kernel, executor, workers) cells' times multiplied by a factor."""
+    def changed(kernel: str, executor: str, workers: int) -> float:
+        return model(kernel, executor, workers) * factors.get((kernel, executor, workers), 1.0)
+    return changed
+
+
+def true_seconds(frame: pd.DataFrame, model: Model) -> np.ndarray:
+    """The noiseless time of each row of a tidy frame."""
+    return np.array([model(kernel, executor, int(workers)) for kernel, executor, workers in
+                     zip(frame["kernel"], frame["executor"], frame["workers"], strict=True)])
+
+
+def renoised(frame: pd.DataFrame, seconds: np.ndarray, rng: np.random.Generator, *,
+             noise: float) -> pd.DataFrame:
+    """`frame` with fresh values, `seconds` × lognormal noise: many trials without pyperf files."""
+    return frame.assign(value=seconds * rng.lognormal(0.0, noise, len(frame)))
+
+
+def contended(result: Results, scenario_ids: Sequence[str], other_load: float = 1.5) -> Results:
+    """`result` with the given scenarios timed while others' processes loaded the machine."""
+    for bench in result.benchmarks:
+        if bench.get_name() in scenario_ids:
+            bench.update_metadata({"other_load": other_load})
+    return result
+
+
+def history(directory: Path, runs: int, model_at: Callable[[int], Model],
+            scenarios: Sequence[Scenario], *, seed: int = 1, noise: float = 0.05) -> list[Path]:
+    """`runs` quick-profile results files of one machine, a day apart, each at its own commit.
+
+    File names follow the commit, not the date, so only the dates give the order.
+    """
+    import datetime as dt
+    import hashlib
+
+    paths = []
+    for index in range(runs):
+        commit = hashlib.sha1(f"commit {index}".encode()).hexdigest()
+        date = dt.datetime(2026, 10, 1, 12) + dt.timedelta(days=index)
+        result = results(scenarios, model_at(index), seed=seed * 1000 + index,
+                         the_machine=machine(git_commit=commit), noise=noise, processes=1,
+                         values=5, date=date.strftime("%Y-%m-%d %H:%M:%S"))
+        paths.append(write(result, directory / f"{commit[:12]}.json"))
+    return paths

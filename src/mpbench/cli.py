@@ -98,7 +98,10 @@ def _matrix_arguments() -> _Parser:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="mpbench", description=__doc__.splitlines()[0] if __doc__ else None)
+    parser = _Parser(prog="mpbench",
+                     description="Measure how CPU-heavy Python work scales on this machine: "
+                                 "serially, with threads and with each multiprocessing pattern, "
+                                 "timed by pyperf.")
     parser.add_argument("--version", action="version", version=f"mpbench {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
                                      parser_class=_Parser)
