@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import statistics
 from pathlib import Path
 from types import TracebackType
 
@@ -90,6 +91,16 @@ def render_table(console: Console, table: Table) -> None:
         console.print(f"[dim]{printable(note)}[/dim]")
 
 
+def scenario_overheads(results: Results) -> list[float]:
+    """Seconds each scenario took beyond pyperf's own timed loops (warmups included)."""
+    overheads = []
+    for bench in results.benchmarks:
+        wall = bench.get_metadata().get("scenario_wall_s")
+        if isinstance(wall, int | float):
+            overheads.append(float(wall) - float(bench.get_total_duration()))
+    return overheads
+
+
 def print_results(console: Console, results: Results) -> None:
     """A results file's machine, speedup table, failures and unfinished scenarios."""
     from mpbench.analysis import gil_verdicts, scaling_fits, summarize
@@ -110,6 +121,11 @@ def print_results(console: Console, results: Results) -> None:
     for failure in results.failures:
         console.print(f"[red]failed[/red] {printable(failure.scenario.id)}: "
                       f"{printable(failure.reason)}")
+    overheads = scenario_overheads(results)
+    if overheads:
+        console.print(f"[dim]harness overhead per scenario (processes, imports, executor "
+                      f"start-up; not measured time): median {statistics.median(overheads):.2f} s, "
+                      f"at most {max(overheads):.2f} s[/dim]")
     missing = results.missing()
     if missing:
         console.print(f"[yellow]{len(missing)} planned scenarios have not run yet; "
