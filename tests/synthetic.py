@@ -7,6 +7,8 @@ seeded generator, so every file is reproducible and every fitted figure has a tr
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
+import hashlib
 import random
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -147,9 +149,6 @@ def history(directory: Path, runs: int, model_at: Callable[[int], Model],
 
     File names follow the commit, not the date, so only the dates give the order.
     """
-    import datetime as dt
-    import hashlib
-
     paths = []
     for index in range(runs):
         commit = hashlib.sha1(f"commit {index}".encode()).hexdigest()

@@ -147,6 +147,29 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("-o", "--output", type=Path, required=True, metavar="PATH",
                         help="data.csv or data.parquet")
 
+    compare = commands.add_parser(
+        "compare", help="compare two results files; exit 1 when a gate trips",
+        description="Line up the scenarios of BASE and HEAD, say which got slower or scale "
+                    "worse beyond both a threshold and the noise, and exit 1 when a gate trips.")
+    compare.add_argument("base", type=Path, metavar="BASE")
+    compare.add_argument("head", type=Path, metavar="HEAD")
+    compare.add_argument("--fail-on", action="append", metavar="SPEC",
+                         help="gates: time:PERCENT (same machine only) and speedup:PERCENT, "
+                              "comma-separated or repeated, or none (default: "
+                              "time:10%%,speedup:10%%)")
+    compare.add_argument("--format", choices=["text", "md", "json"], default="text",
+                         help="text (default), md (for $GITHUB_STEP_SUMMARY or a pull request "
+                              "comment) or json")
+
+    history = commands.add_parser(
+        "history", help="plot one machine's results over time and mark their steps",
+        description="Read every results file of one machine in time order, plot each "
+                    "scenario's median and speedup per run, and mark the step changes.")
+    history.add_argument("folders", nargs="+", type=Path, metavar="DIR",
+                         help="a folder of one machine's results files, e.g. results/<machine>")
+    history.add_argument("-o", "--output", type=Path, required=True, metavar="PATH",
+                         help="history.html (one self-contained page) or history.png")
+
     doctor = commands.add_parser(
         "doctor", help="check whether this machine is fit to benchmark right now",
         description="Measure background load and how many cores' worth of work processes "
@@ -164,6 +187,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "run":
             return _run(args, console)
         return {"list": _list, "show": _show, "report": _report, "export": _export,
+                "compare": _compare, "history": _history,
                 "doctor": _doctor}[args.command](args, console)
     except MpbenchError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -350,6 +374,24 @@ def _export(args: argparse.Namespace, console: Console) -> int:
         raise UsageError(f"cannot write {args.output}: {exc.strerror or exc}") from None
     temporary.replace(args.output)
     console.print(f"wrote {len(frame)} rows to {args.output}", markup=False)
+    return 0
+
+
+def _compare(args: argparse.Namespace, console: Console) -> int:
+    from mpbench.compare import compare_files, render
+
+    comparison = compare_files(args.base, args.head, args.fail_on or ())
+    sys.stdout.write(render(comparison, args.format))  # raw, not through rich: md must stay as is
+    return comparison.exit_code
+
+
+def _history(args: argparse.Namespace, console: Console) -> int:
+    from mpbench.history import load_history, write_history
+
+    history = load_history(args.folders)
+    path = write_history(history, args.output)
+    console.print(f"{len(history.runs)} runs, {len(history.steps)} steps; written to {path}",
+                  markup=False, soft_wrap=True)
     return 0
 
 

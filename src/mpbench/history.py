@@ -1,0 +1,315 @@
+"""One machine's results over time: each scenario's median and speedup per run, and its steps.
+
+Steps are found as asv finds them: the series is fitted with a piecewise-constant function that
+pays a penalty for each step (the Potts functional), with least absolute deviations, solved
+exactly by dynamic programming. Here the fit is on log values (so a step is a ratio), and:
+
+- the noise is estimated from the differences of consecutive points (a robust median absolute
+  deviation), so a step or a slow drift does not inflate it: a drift adds up to steps, rather than
+  passing for noise;
+- the penalty grows with the critical value of a test at STEP_ALPHA that allows for the n places a
+  step could be, with Student's t for a noise level estimated from the series itself: fewer than
+  one pure-noise series in 200 shows a step;
+- a level must last MIN_RUNS runs, and absolute deviations make one odd run (a busy machine)
+  cost the same wherever the level is, so it is never a step.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import io
+import math
+import os
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")  # no display: figures only go to files
+
+import jinja2
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+from matplotlib import ticker
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from numpy.lib.stride_tricks import sliding_window_view
+from scipy import stats
+
+from mpbench.errors import ResultsFileError, UsageError
+from mpbench.frame import results_paths, to_frame
+from mpbench.model import Machine
+from mpbench.storage import Results, read
+from mpbench.tables import executor_label, format_ratio, format_seconds, visible
+
+STEP_ALPHA = 0.01  # nominal level of each step; measured false steps are rarer (see below)
+MIN_RUNS = 2  # runs a level must last
+NOISE_FLOOR = 1e-3  # on the log scale: changes much under 1 % are never steps
+MAD_EFFICIENCY = 0.37  # a MAD is worth about 37 % of the degrees of freedom of a standard deviation
+# The L1 cost a split saves on Gaussian noise, in units of noise × critical value²: √(2π)/4 ≈ 0.63
+# for long series; 0.45, found by simulation, keeps false steps under 0.5 % for 30-400 runs
+# and still finds a step of 3 noise levels in a 30-run series nine times in ten.
+PENALTY_SCALE = 0.45
+FORMATS = (".html", ".png")
+FloatArray = npt.NDArray[np.float64]
+
+
+@dataclass(frozen=True)
+class Run:
+    """One results file of the history."""
+
+    path: str
+    date: dt.datetime | None  # when its first value was timed
+    commit: str | None
+
+    @property
+    def label(self) -> str:
+        """Short commit and day, for axes and tables."""
+        commit = self.commit[:8] if self.commit else Path(self.path).name
+        return f"{commit} {self.date:%Y-%m-%d}" if self.date else commit
+
+
+@dataclass(frozen=True)
+class Step:
+    """A lasting change of one scenario's median or speedup, between two runs."""
+
+    scenario: str
+    kernel: str
+    quantity: str  # "median" or "speedup"
+    previous: int  # index of the last run at the old level (the scenario may skip runs)
+    run: int  # index of the first run at the new level
+    before: float  # the fitted levels on either side: medians of their runs
+    after: float
+
+    @property
+    def ratio(self) -> float:
+        return self.after / self.before
+
+    @property
+    def regression(self) -> bool:
+        """Slower: a median that rose, or a speedup that fell."""
+        return self.ratio > 1 if self.quantity == "median" else self.ratio < 1
+
+
+@dataclass(frozen=True)
+class History:
+    machine: Machine  # of the latest run
+    runs: tuple[Run, ...]  # oldest first
+    points: pd.DataFrame  # one row per run and scenario: run, scenario, kernel, label, median, …
+    steps: tuple[Step, ...]
+
+
+def load_history(paths: Path | Sequence[Path]) -> History:
+    """Every results file in the folder(s) given, which must all come from one machine."""
+    results = [read(path) for path in results_paths(paths)]
+    names = sorted({item.machine.name for item in results})
+    if len(names) > 1:
+        raise UsageError(f"the files are from {len(names)} machines ({', '.join(names)}); a "
+                         "history needs one machine's files, e.g. results/<machine>/")
+    return build_history(results)
+
+
+def build_history(results: Sequence[Results]) -> History:
+    """Order the runs by date, take each scenario's median and speedup per run, find the steps."""
+    if not results:
+        raise ResultsFileError("no results files to make a history of")
+    frames = [to_frame([item]) for item in results]
+    starts = [_first_date(frame) for frame in frames]
+    order = sorted(range(len(results)), key=lambda index: (
+        starts[index] is None, starts[index] or dt.datetime.min, str(results[index].path)))
+    runs = tuple(Run(str(results[index].path), starts[index], results[index].machine.git_commit)
+                 for index in order)
+    frame = pd.concat([frames[index].assign(run=position) for position, index in enumerate(order)],
+                      ignore_index=True)
+    points = _points(frame)
+    steps = tuple(step for (scenario, kernel), group in points.groupby(
+        ["scenario", "kernel"], sort=False) for step in _series_steps(str(scenario), str(kernel),
+                                                                      group))
+    return History(results[order[-1]].machine, runs, points, steps)
+
+
+def _first_date(frame: pd.DataFrame) -> dt.datetime | None:
+    dates = frame["date"].dropna()
+    return None if dates.empty else pd.Timestamp(dates.min()).to_pydatetime()
+
+
+def _points(frame: pd.DataFrame) -> pd.DataFrame:
+    """Median and speedup (over the same run's serial median, as `summarize` defines it)."""
+    points = frame.groupby(["run", "scenario"], sort=False).agg(
+        kernel=("kernel", "first"), executor=("executor", "first"),
+        start_method=("start_method", "first"), workers=("workers", "first"),
+        median=("value", "median"),
+    ).reset_index()
+    serial = points[points["executor"] == "serial"].set_index(["run", "kernel"])["median"]
+    baseline = serial.reindex(pd.MultiIndex.from_frame(points[["run", "kernel"]])).to_numpy()
+    points["speedup"] = np.where(points["executor"] == "serial", np.nan,
+                                 baseline / points["median"].to_numpy())
+    points["label"] = [f"{executor_label(str(executor), method)} w{workers}" for
+                       executor, method, workers in
+                       zip(points["executor"], points["start_method"], points["workers"],
+                           strict=True)]
+    return points
+
+
+def _series_steps(scenario: str, kernel: str, group: pd.DataFrame) -> list[Step]:
+    steps = []
+    for quantity in ("median", "speedup"):
+        series = group.set_index("run")[quantity].dropna()
+        runs = series.index.to_numpy()
+        logs = np.log(series.to_numpy(dtype=np.float64))
+        bounds = step_bounds(logs)
+        for left, middle, right in zip(bounds, bounds[1:], bounds[2:], strict=False):
+            steps.append(Step(scenario, kernel, quantity, int(runs[middle - 1]), int(runs[middle]),
+                              math.exp(float(np.median(logs[left:middle]))),
+                              math.exp(float(np.median(logs[middle:right])))))
+    return steps
+
+
+def step_bounds(values: FloatArray) -> list[int]:
+    """Where the fitted levels of `values` begin, and its length: [0, …, len(values)]."""
+    count = len(values)
+    if count < 2 * MIN_RUNS:
+        return [0, count]
+    differences = np.diff(values)
+    noise = 1.4826 * float(np.median(np.abs(differences - np.median(differences)))) / math.sqrt(2)
+    critical = float(stats.t.isf(STEP_ALPHA / (2 * count),
+                                 max(1.0, MAD_EFFICIENCY * (count - 2))))
+    return _potts(values, PENALTY_SCALE * max(noise, NOISE_FLOOR) * critical ** 2)
+
+
+def _potts(values: FloatArray, penalty: float) -> list[int]:
+    """Least-absolute-deviation piecewise-constant fit with `penalty` per step, exact by dynamic
+    programming over all segments (optimal partitioning): O(n³) numpy work, fine for hundreds
+    of runs."""
+    count = len(values)
+    cost = np.zeros((count + 1, count + 1))
+    for length in range(1, count + 1):
+        windows = sliding_window_view(values, length)
+        medians = np.median(windows, axis=1, keepdims=True)
+        cost[np.arange(count - length + 1), np.arange(length, count + 1)] = \
+            np.abs(windows - medians).sum(axis=1)
+    best = np.full(count + 1, np.inf)
+    best[0] = -penalty  # the first level pays no step
+    previous = np.zeros(count + 1, dtype=np.intp)
+    for end in range(MIN_RUNS, count + 1):
+        starts = np.arange(0, end - MIN_RUNS + 1)
+        totals = best[starts] + cost[starts, end] + penalty
+        choice = int(np.argmin(totals))
+        best[end], previous[end] = totals[choice], starts[choice]
+    bounds = [count]
+    while bounds[-1] > 0:
+        bounds.append(int(previous[bounds[-1]]))
+    return bounds[::-1]
+
+
+# Rendering ------------------------------------------------------------------------------------
+
+def plot_history(history: History, kernels: Sequence[str] | None = None) -> Figure:
+    """Per kernel, a row: median time and speedup per run; a triangle marks each step, pointing
+    the way the level moved, red when slower and green when faster."""
+    kernels = list(kernels or dict.fromkeys(history.points["kernel"]))
+    figure = Figure(figsize=(13, 3.6 * len(kernels) + 0.6), layout="constrained")
+    axes = figure.subplots(len(kernels), 2, squeeze=False)
+    figure.suptitle(visible(f"{history.machine.name}: {len(history.runs)} runs"))
+    palette = [matplotlib.colormaps["tab10"](index) for index in range(10)]
+    for row, kernel in zip(axes, kernels, strict=True):
+        points = history.points[history.points["kernel"] == kernel]
+        labels = list(dict.fromkeys(points["label"]))
+        colours = {label: palette[index % len(palette)] for index, label in enumerate(labels)}
+        for quantity, ax in zip(("median", "speedup"), row, strict=True):
+            _plot_quantity(ax, history, points, quantity, colours)
+        row[1].legend(*row[0].get_legend_handles_labels(), fontsize=7, loc="center left",
+                      bbox_to_anchor=(1.01, 0.5))
+        row[0].set_title(visible(f"{kernel}: median time"))
+        row[1].set_title(visible(f"{kernel}: speedup over serial"))
+    return figure
+
+
+def _plot_quantity(ax: Axes, history: History, points: pd.DataFrame, quantity: str,
+                   colours: dict[str, Any]) -> None:
+    steps = {(step.scenario, step.quantity): step for step in history.steps}
+    for (scenario, label), series in points.groupby(["scenario", "label"], sort=False):
+        series = series.dropna(subset=[quantity])
+        if series.empty:
+            continue
+        ax.plot(series["run"], series[quantity], marker=".", linewidth=1, label=visible(str(label)),
+                color=colours[str(label)])
+        for (step_scenario, step_quantity), step in steps.items():
+            if (step_scenario, step_quantity) == (scenario, quantity):
+                ax.plot([step.run], [step.after], linestyle="none", markersize=11,
+                        marker="^" if step.ratio > 1 else "v",
+                        color="#d62728" if step.regression else "#2ca02c")
+    if quantity == "median":
+        ax.set_yscale("log")
+        seconds = ticker.FuncFormatter(lambda value, _: format_seconds(value))
+        ax.yaxis.set_major_formatter(seconds)
+        ax.yaxis.set_minor_formatter(seconds)
+    else:
+        ax.yaxis.set_major_formatter(ticker.FuncFormatter(lambda value, _: f"{value:g}×"))
+    ticks = np.unique(np.linspace(0, len(history.runs) - 1, min(len(history.runs), 8)).round())
+    ax.set_xticks(ticks, [history.runs[int(tick)].label for tick in ticks], rotation=30,
+                  ha="right", fontsize=7)
+    ax.grid(True, alpha=0.3)
+
+
+def steps_rows(history: History) -> list[tuple[bool, list[str]]]:
+    """(regression?, cells) per step, regressions first: what changed, between which runs,
+    from which level to which."""
+    rows = []
+    for step in sorted(history.steps, key=lambda item: (not item.regression, item.run)):
+        show = format_seconds if step.quantity == "median" else format_ratio
+        verdict = {("median", True): "slower", ("median", False): "faster",
+                   ("speedup", True): "scales worse", ("speedup", False): "scales better"}
+        rows.append((step.regression, [
+            verdict[step.quantity, step.regression], step.scenario, step.quantity,
+            f"{history.runs[step.previous].label} → {history.runs[step.run].label}",
+            f"{show(step.before)} → {show(step.after)}", f"{step.ratio:.2f}×",
+        ]))
+    return rows
+
+
+_ENVIRONMENT = jinja2.Environment(
+    loader=jinja2.PackageLoader("mpbench", "templates"),
+    autoescape=True,  # strings from results files are data, never markup
+    undefined=jinja2.StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+    finalize=lambda value: visible(value) if isinstance(value, str) else value,
+)
+
+
+def render_html(history: History) -> str:
+    """A self-contained page: images inline as base64 PNG, no script, no network."""
+    kernels = list(dict.fromkeys(history.points["kernel"]))
+    images = {kernel: _png_data_uri(plot_history(history, [kernel])) for kernel in kernels}
+    return _ENVIRONMENT.get_template("history.html.j2").render(
+        history=history, images=images, steps=steps_rows(history), min_runs=MIN_RUNS)
+
+
+def _png_data_uri(figure: Figure) -> str:
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=100)
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def write_history(history: History, output: Path) -> Path:
+    """`.html` (the page) or `.png` (all kernels in one image), written atomically."""
+    suffix = output.suffix.lower()
+    if suffix not in FORMATS:
+        raise UsageError(f"-o {output}: the history is written as .html or .png; "
+                         "e.g. -o history.html")
+    output.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=f".{output.name}.", dir=output.parent)
+    with os.fdopen(handle, "wb") as stream:
+        if suffix == ".html":
+            stream.write(render_html(history).encode())
+        else:
+            plot_history(history).savefig(stream, format="png", dpi=100)
+    Path(temporary).chmod(0o644)
+    Path(temporary).replace(output)
+    return output
