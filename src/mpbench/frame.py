@@ -80,6 +80,7 @@ def _rows(results: Results) -> Iterable[dict[str, Any]]:
         for process, run in enumerate(r for r in bench.get_runs() if r.values):
             metadata = run.get_metadata()
             other_load = _number(metadata, "other_load", float)
+            date = pd.to_datetime(metadata.get("date"), errors="coerce")  # once per run: slow
             for sample, value in enumerate(run.values):
                 yield {
                     "file": str(results.path),
@@ -105,7 +106,7 @@ def _rows(results: Results) -> Iterable[dict[str, Any]]:
                     "other_load": other_load,
                     "contended": other_load is not None and other_load >= CONTENDED_LOAD,
                     "result": str(metadata.get("result", "")) or None,
-                    "date": pd.to_datetime(metadata.get("date"), errors="coerce"),
+                    "date": date,
                 }
 
 

@@ -194,7 +194,7 @@ def _read_json(path: Path) -> Any:
     except (UnicodeDecodeError, gzip.BadGzipFile, EOFError) as exc:
         raise ResultsFileError(f"{path} is not a text JSON file ({exc})") from None
     except json.JSONDecodeError as exc:
-        what = "is empty" if exc.pos == 0 and exc.msg.startswith("Expecting value") else \
+        what = "is empty" if not exc.doc.strip() else \
             f"is not valid JSON ({exc.msg} at line {exc.lineno})"
         raise ResultsFileError(f"{path} {what}; is it a results file from `mpbench run`?") \
             from None
