@@ -19,7 +19,8 @@ if CHROMIUM is None and os.environ.get("MPBENCH_REQUIRE_BROWSER") == "1":
     raise RuntimeError("MPBENCH_REQUIRE_BROWSER=1 but no chromium on PATH")
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium")
 
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+         "--disable-background-networking",
          "--disable-component-update", "--disable-sync", "--no-first-run"]
 
 
