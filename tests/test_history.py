@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-import io
 import itertools
 import re
 from pathlib import Path
@@ -11,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mpbench.cli import build_parser, main
+from mpbench.cli import main
 from mpbench.errors import ResultsFileError, UsageError
 from mpbench.history import (
     History,
@@ -137,17 +135,6 @@ def test_html_shows_file_contents_as_text() -> None:
     assert "History of &lt;i&gt;lab&lt;/i&gt;\\x1b[31m" in page and "<i>" not in page
 
 
-def _wired(command: str) -> bool:
-    """Whether cli.py has the subcommand yet (it is added there, by whoever owns the CLI)."""
-    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-        try:
-            build_parser().parse_args([command, "--help"])
-        except SystemExit as exited:
-            return exited.code == 0
-    return False
-
-
-@pytest.mark.skipif(not _wired("history"), reason="cli.py has no history command yet")
 def test_cli_writes_the_page_or_says_what_is_wrong(capsys: pytest.CaptureFixture[str],
                                                    stepped: tuple[Path, History],
                                                    tmp_path: Path) -> None:

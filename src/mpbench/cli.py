@@ -358,21 +358,18 @@ def _report(args: argparse.Namespace, console: Console) -> int:
 
 def _export(args: argparse.Namespace, console: Console) -> int:
     from mpbench.frame import to_frame
+    from mpbench.pages import write_atomically
     from mpbench.storage import read_many
 
     frame = to_frame(read_many(args.files))
     suffix = args.output.suffix
     if suffix not in (".csv", ".parquet"):
         raise UsageError(f"-o {args.output}: export writes .csv or .parquet")
-    temporary = args.output.with_name(f".{args.output.name}.tmp")
+    data = frame.to_csv(index=False).encode() if suffix == ".csv" else frame.to_parquet(index=False)
     try:
-        if suffix == ".csv":
-            frame.to_csv(temporary, index=False)
-        else:
-            frame.to_parquet(temporary, index=False)
+        write_atomically(args.output, data)
     except OSError as exc:
         raise UsageError(f"cannot write {args.output}: {exc.strerror or exc}") from None
-    temporary.replace(args.output)
     console.print(f"wrote {len(frame)} rows to {args.output}", markup=False)
     return 0
 

@@ -16,12 +16,9 @@ exactly by dynamic programming. Here the fit is on log values (so a step is a ra
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 import io
 import math
-import os
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,7 +28,6 @@ import matplotlib
 
 matplotlib.use("Agg")  # no display: figures only go to files
 
-import jinja2
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
@@ -44,6 +40,7 @@ from scipy import stats
 from mpbench.errors import ResultsFileError, UsageError
 from mpbench.frame import results_paths, to_frame
 from mpbench.model import Machine
+from mpbench.pages import png_data_uri, render_page, write_atomically
 from mpbench.storage import Results, read
 from mpbench.tables import executor_label, format_ratio, format_seconds, visible
 
@@ -273,28 +270,12 @@ def steps_rows(history: History) -> list[tuple[bool, list[str]]]:
     return rows
 
 
-_ENVIRONMENT = jinja2.Environment(
-    loader=jinja2.PackageLoader("mpbench", "templates"),
-    autoescape=True,  # strings from results files are data, never markup
-    undefined=jinja2.StrictUndefined,
-    trim_blocks=True,
-    lstrip_blocks=True,
-    finalize=lambda value: visible(value) if isinstance(value, str) else value,
-)
-
-
 def render_html(history: History) -> str:
     """A self-contained page: images inline as base64 PNG, no script, no network."""
     kernels = list(dict.fromkeys(history.points["kernel"]))
-    images = {kernel: _png_data_uri(plot_history(history, [kernel])) for kernel in kernels}
-    return _ENVIRONMENT.get_template("history.html.j2").render(
-        history=history, images=images, steps=steps_rows(history), min_runs=MIN_RUNS)
-
-
-def _png_data_uri(figure: Figure) -> str:
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=100)
-    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+    images = {kernel: png_data_uri(plot_history(history, [kernel])) for kernel in kernels}
+    return render_page("history.html.j2", history=history, images=images,
+                       steps=steps_rows(history), min_runs=MIN_RUNS)
 
 
 def write_history(history: History, output: Path) -> Path:
@@ -303,13 +284,8 @@ def write_history(history: History, output: Path) -> Path:
     if suffix not in FORMATS:
         raise UsageError(f"-o {output}: the history is written as .html or .png; "
                          "e.g. -o history.html")
-    output.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{output.name}.", dir=output.parent)
-    with os.fdopen(handle, "wb") as stream:
-        if suffix == ".html":
-            stream.write(render_html(history).encode())
-        else:
-            plot_history(history).savefig(stream, format="png", dpi=100)
-    Path(temporary).chmod(0o644)
-    Path(temporary).replace(output)
-    return output
+    if suffix == ".html":
+        return write_atomically(output, render_html(history).encode())
+    image = io.BytesIO()
+    plot_history(history).savefig(image, format="png", dpi=100)
+    return write_atomically(output, image.getvalue())

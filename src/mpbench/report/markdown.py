@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from pathlib import Path
 
+from mpbench.pages import write_atomically
 from mpbench.report import Plot, Report
 from mpbench.tables import Table, visible
+
+_IDENTIFIER = re.compile(r"[\w./-]+")  # safe as inline code: no backtick, pipe or space
 
 
 def render(report: Report, images: str) -> str:
@@ -14,8 +18,8 @@ def render(report: Report, images: str) -> str:
     lines = [f"# {report.title}", "", f"_Generated {report.generated}._", ""]
     lines += _table(report.machines)
     for section in report.sections:
-        lines += [f"## {_escape(section.label)}", "", "**GIL verdicts**", ""]
-        lines += [f"- {_escape(verdict)}" for verdict in section.verdicts] + [""]
+        lines += [f"## {markdown_escape(section.label)}", "", "**GIL verdicts**", ""]
+        lines += [f"- {markdown_escape(verdict)}" for verdict in section.verdicts] + [""]
         lines += _table(section.speedups) + _table(section.fits)
         lines += [line for plot in section.plots for line in _image(plot, images)]
     if report.comparison is not None and report.comparison_plot is not None:
@@ -23,7 +27,7 @@ def render(report: Report, images: str) -> str:
         lines += _image(report.comparison_plot, images)
     lines += ["## Failed scenarios", ""]
     lines += _table(report.failures) if report.failures.rows else ["None.", ""]
-    lines += [f"- {_escape(note)}" for note in report.unfinished]
+    lines += [f"- {markdown_escape(note)}" for note in report.unfinished]
     return "\n".join(lines).rstrip() + "\n"
 
 
@@ -36,9 +40,7 @@ def write(report: Report, path: Path) -> list[Path]:
             image = folder / f"{plot.name}{suffix}"
             plot.figure.savefig(image, dpi=100 if suffix == ".png" else None)
             written.append(image)
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_text(render(report, folder.name), encoding="utf-8")
-    temporary.replace(path)
+    write_atomically(path, render(report, folder.name).encode())
     return [path, *written]
 
 
@@ -48,23 +50,36 @@ def _plots(report: Report) -> list[Plot]:
 
 
 def _table(table: Table) -> list[str]:
-    lines = [f"**{_escape(table.title)}**", "",
-             "| " + " | ".join(_escape(column) for column in table.columns) + " |",
-             "|" + "|".join("---" for _ in table.columns) + "|"]
-    lines += ["| " + " | ".join(_escape(cell) for cell in row) + " |" for row in table.rows]
-    lines += [""] + [f"_{_escape(note)}_" for note in table.notes]
+    lines = [f"**{markdown_escape(table.title)}**", "", *markdown_table(table), ""]
+    lines += [f"_{markdown_escape(note)}_" for note in table.notes]
     return [*lines, ""]
 
 
+def markdown_table(table: Table, right: Collection[str] = (), code: Collection[str] = ()
+                   ) -> list[str]:
+    """`table` as a pipe table, without its title and notes, every string inert: `right` names
+    the columns aligned right, `code` those whose identifiers (`py_square/serial/w1`) show as code.
+    """
+    lines = ["| " + " | ".join(markdown_escape(column) for column in table.columns) + " |",
+             "|" + "|".join("---:" if column in right else "---" for column in table.columns)
+             + "|"]
+    as_code = {index for index, column in enumerate(table.columns) if column in code}
+    for row in table.rows:
+        cells = [f"`{cell}`" if index in as_code and _IDENTIFIER.fullmatch(cell)
+                 else markdown_escape(cell) for index, cell in enumerate(row)]
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
 def _image(plot: Plot, images: str) -> list[str]:
-    return [f"![{_escape(plot.caption)}]({images}/{plot.name}.png)", ""]
+    return [f"![{markdown_escape(plot.caption)}]({images}/{plot.name}.png)", ""]
 
 
-def _escape(text: str) -> str:
-    """Make a string from a results file inert in Markdown: no markup, no HTML, one line.
+def markdown_escape(text: str) -> str:
+    """Make a string from a results file inert in Markdown: no markup, HTML or entity; one line.
 
     Underscores inside words (`py_square`) are left alone: they never start emphasis.
     """
     text = visible(" ".join(text.split()))
-    text = re.sub(r"([\\`*\[\]<>|])", r"\\\1", text)
+    text = re.sub(r"([\\`*~\[\]<>|&])", r"\\\1", text)
     return re.sub(r"(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])", r"\\_", text)
