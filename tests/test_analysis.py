@@ -25,10 +25,11 @@ Point = tuple[str, int, float]  # (executor, workers, median seconds)
 
 def frame_of(points: Iterable[Point], *, kernel: str = "py_square", usable_cpus: int = 64,
              processes: int = 2, values: int = 3, noise: float = 0.0, seed: int = 0,
-             contended: Sequence[str] = ()) -> pd.DataFrame:
+             contended: Sequence[str] = (), slowed: Sequence[str] = ()) -> pd.DataFrame:
     """The tidy frame for one file: each point's values are its median times lognormal noise.
 
-    Scenario ids listed in `contended` get their first value marked as taken on a busy machine.
+    Scenario ids listed in `contended` get their first value marked as taken on a busy machine;
+    those in `slowed` had their reference loop run 30 % slower than the others'.
     """
     rng = np.random.default_rng(seed)
     rows = []
@@ -47,6 +48,7 @@ def frame_of(points: Iterable[Point], *, kernel: str = "py_square", usable_cpus:
                     "value": median * rng.lognormal(0, noise) if noise else median,
                     "startup_s": 0.01, "other_load": 0.0,
                     "contended": scenario in contended and process == sample == 0,
+                    "reference_ms": 5.2 if scenario in slowed else 4.0,
                     "result": "42", "date": pd.Timestamp("2026-11-01 12:00:00"),
                 })
     return pd.DataFrame(rows, columns=list(COLUMNS)).astype(COLUMNS)
@@ -139,6 +141,13 @@ def test_a_single_process_is_a_plain_bootstrap_of_its_values() -> None:
     medians = bootstrap_medians(values, np.zeros(7, dtype=np.int64), np.random.default_rng(0))
     assert set(np.unique(medians)) <= set(values)
     assert 2.0 <= np.percentile(medians, 2.5) < 4.0 < np.percentile(medians, 97.5) <= 6.0
+
+
+def test_a_scenario_measured_while_the_cpu_ran_slow_is_marked() -> None:
+    points = scaling("pool_map", {1: 1.0, 2: 1.9, 4: 3.5})
+    summary = summarize(frame_of(points, slowed=["py_square/pool_map/w2/fork"]))
+    assert summary["reference_ms"].tolist() == [4.0, 4.0, 5.2, 4.0]
+    assert summary["slowed"].tolist() == [False, False, True, False]
 
 
 def test_oversubscribed_and_contended_flags() -> None:

@@ -12,6 +12,7 @@ top; pyperf itself is imported inside `main`.
 from __future__ import annotations
 
 import os
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -28,10 +29,11 @@ BLAS_ENVIRONMENT = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"
 
 
 class ScenarioProbe:
-    """A pyperf hook: entered around every timed value, it adds what it saw to the run metadata.
+    """A pyperf hook: entered around every timed value, it adds what it saw to the run metadata:
+    the others' load while the value was timed, and how fast a reference loop ran just before.
 
     pyperf makes one probe for the warmups and one for the values; the second one's metadata
-    wins, so the load recorded is the load during the timed values.
+    wins, so what is recorded is what surrounded the timed values.
     """
 
     last_result: ClassVar[int | None] = None
@@ -42,8 +44,12 @@ class ScenarioProbe:
         from mpbench.busy import OtherLoadMeter
 
         self.meter = OtherLoadMeter(psutil.Process())
+        self.reference_seconds: list[float] = []
 
     def __enter__(self) -> None:
+        from mpbench.busy import reference_loop_seconds
+
+        self.reference_seconds.append(reference_loop_seconds())
         self.meter.start()
 
     def __exit__(self, *exc_info: object) -> None:
@@ -59,6 +65,8 @@ class ScenarioProbe:
         pressure = cpu_pressure()
         if pressure is not None:
             metadata["cpu_pressure"] = pressure
+        if self.reference_seconds:
+            metadata["reference_ms"] = round(statistics.median(self.reference_seconds) * 1e3, 4)
 
 
 class _ProbeEntryPoint:

@@ -7,8 +7,9 @@
 - amdahl_sigma: the serial fraction that best explains the speedups; speedup stays below 1/sigma.
 - usl_sigma, usl_kappa: contention and crosstalk (USL); kappa > 0 means speedup peaks, then falls.
 - oversubscribed (more workers than usable or granted CPUs), contended (others' load while
-  measuring): points that do not measure this machine's free cores, so fits skip the first
-  and readers are warned about the second.
+  measuring), slowed (a reference loop ran slower than usual just before the values): points
+  that do not measure this machine's free cores, so fits skip the first and readers are warned
+  about the others.
 - GIL verdict: threads scaling like processes means the kernel releases the GIL.
 """
 
@@ -33,6 +34,9 @@ THREAD_EXECUTORS = frozenset({"threads", "thread_pool"})
 CONFIDENCE = 0.95
 REPLICATES = 2000  # bootstrap resamples per scenario: percentiles stable to about 1 %
 SEED = 0
+# A reference loop this much slower than its median over the file means the CPU itself was
+# slower while the scenario was measured: a busy host, throttling. Noise stays under 10 %.
+SLOWED = 1.15
 USL_MIN_POINTS = 4  # two parameters and a curve that can bend need more than three points
 
 # A speedup of at least 1.3× "scales": a kernel that holds the GIL cannot beat 1.0× with threads,
@@ -91,10 +95,14 @@ def summarize(frame: pd.DataFrame) -> pd.DataFrame:
     summary["oversubscribed"] = summary["workers"] > np.minimum(summary["usable_cpus"],
                                                                 summary["cpus_granted"])
     summary["contended"] = grouped["contended"].any().to_numpy(dtype=bool)
+    summary["reference_ms"] = grouped["reference_ms"].median().to_numpy(dtype=float)
+    usual = summary.groupby("file")["reference_ms"].transform("median")
+    summary["slowed"] = (summary["reference_ms"] > SLOWED * usual).to_numpy(dtype=bool)
     return summary[[*SCENARIO_KEYS, "samples", "median", "median_low", "median_high", "mean",
                     "stdev", "minimum", "startup_s", "serial_median", "speedup", "speedup_low",
                     "speedup_high", "efficiency", "efficiency_low", "efficiency_high",
-                    "karp_flatt", "cpus_granted", "oversubscribed", "contended"]]
+                    "karp_flatt", "cpus_granted", "oversubscribed", "contended",
+                    "reference_ms", "slowed"]]
 
 
 def bootstrap_medians(values: FloatArray, processes: IntArray,

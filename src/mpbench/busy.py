@@ -127,3 +127,16 @@ class OtherLoadMeter:
     def other_load(self) -> float | None:
         """CPUs' worth of other processes' work, on average, while we measured."""
         return self.other_cpu / self.wall if self.wall > 0 else None
+
+
+REFERENCE_LOOPS = 50_000  # a few milliseconds of pure Python
+
+
+def reference_loop_seconds() -> float:
+    """Seconds for a fixed pure-Python loop on this CPU, now: a clock for slowdowns that /proc
+    cannot see, such as a shared host taking the CPU from a virtual machine."""
+    started = time.perf_counter()
+    total = 0
+    for number in range(REFERENCE_LOOPS):
+        total += number * number
+    return time.perf_counter() - started

@@ -38,6 +38,7 @@ COLUMNS: dict[str, str] = {
     "startup_s": "float64",
     "other_load": "float64",
     "contended": "boolean",
+    "reference_ms": "float64",
     "result": "string",
     "date": "datetime64[ns]",
 }
@@ -105,6 +106,7 @@ def _rows(results: Results) -> Iterable[dict[str, Any]]:
                     "startup_s": _number(metadata, "startup_s", float),
                     "other_load": other_load,
                     "contended": other_load is not None and other_load >= CONTENDED_LOAD,
+                    "reference_ms": _number(metadata, "reference_ms", float),
                     "result": str(metadata.get("result", "")) or None,
                     "date": date,
                 }

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from mpbench.analysis import SLOWED
 from mpbench.frame import CONTENDED_LOAD
 from mpbench.storage import Results
 
@@ -62,7 +63,8 @@ def speedup_table(summary: pd.DataFrame, title: str = "Median time and speedup o
         for workers in worker_counts:
             if workers in by_workers.index:
                 cell = by_workers.loc[workers]
-                marks = "!" * bool(cell["contended"]) + "+" * bool(cell["oversubscribed"])
+                marks = ("!" * bool(cell["contended"]) + "~" * bool(cell["slowed"])
+                         + "+" * bool(cell["oversubscribed"]))
                 cells.append(f"{format_seconds(cell['median'])}  "
                              f"{format_ratio(cell['speedup'])}{marks}")
             else:
@@ -74,6 +76,10 @@ def speedup_table(summary: pd.DataFrame, title: str = "Median time and speedup o
     if summary["contended"].any():
         notes.append("!: measured while other processes kept at least "
                      f"{CONTENDED_LOAD:g} CPU busy; rerun on a quieter machine")
+    if summary["slowed"].any():
+        notes.append(f"~: the CPU ran at least {SLOWED - 1:.0%} slower than usual in this run "
+                     "while measuring (a reference loop timed before each value): other load, "
+                     "here or on a shared host")
     if summary["oversubscribed"].any():
         notes.append("+: more workers than usable CPUs (time-sharing, left out of fits)")
     return Table(title, ["kernel", "executor", *(f"{w} worker{'s' if w > 1 else ''}"
