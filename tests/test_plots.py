@@ -77,3 +77,15 @@ def test_figures_save_as_png_and_svg(summary_8cpu: pd.DataFrame, tmp_path: Path,
     path = plots.save(plots.efficiency_figure(summary_8cpu), tmp_path / f"e{suffix}")
     head = path.read_bytes()[:200]
     assert head.startswith(b"\x89PNG") if suffix == ".png" else b"<svg" in head or b"<?xml" in head
+
+
+def test_points_from_a_busy_or_slow_machine_are_ringed(summary_8cpu: pd.DataFrame) -> None:
+    disturbed = summary_8cpu.assign(slowed=summary_8cpu["workers"] == 4)
+    axes = plots.speedup_figure(disturbed, scaling_fits(disturbed)).axes[0]
+    rings = [c for c in axes.collections if c.get_label() == "machine busy or slow while measured"]
+    assert len(rings) == 1 and len(rings[0].get_offsets()) == 3  # 3 executors at 4 workers
+    assert axes.get_title() == "py_square"
+
+    baseline_slow = summary_8cpu.assign(slowed=summary_8cpu["executor"] == "serial")
+    title = plots.speedup_figure(baseline_slow, scaling_fits(baseline_slow)).axes[0].get_title()
+    assert title == "py_square\n(serial baseline measured while the machine was busy or slow)"

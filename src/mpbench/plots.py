@@ -86,9 +86,10 @@ def speedup_figure(summary: pd.DataFrame, fits: pd.DataFrame, title: str = "Spee
                 axes.plot(span, amdahl_speedup(span, sigma), color=colours[label],
                           linestyle=":", linewidth=1)
         _mark_oversubscribed(axes, of_kernel)
+        _mark_disturbed(axes, of_kernel, "speedup")
         _worker_axis(axes, list(workers))
         axes.set_ylabel("speedup over serial (×)")
-        axes.set_title(kernel)
+        axes.set_title(_kernel_title(kernel, of_kernel))
     _legend(figure, axes_list, "dotted: fitted Amdahl curve")
     return figure
 
@@ -107,10 +108,11 @@ def efficiency_figure(summary: pd.DataFrame, title: str = "Parallel efficiency")
                           color=colours[label], label=label,
                           linestyle="--" if _is_thread_label(label) else "-")
         _mark_oversubscribed(axes, of_kernel)
+        _mark_disturbed(axes, of_kernel, "efficiency")
         _worker_axis(axes, list(of_kernel["workers"]))
         axes.set_ylim(bottom=0)
         axes.set_ylabel("efficiency (speedup / workers)")
-        axes.set_title(kernel)
+        axes.set_title(_kernel_title(kernel, of_kernel))
     _legend(figure, axes_list)
     return figure
 
@@ -206,6 +208,25 @@ def _mark_oversubscribed(axes: Axes, summary: pd.DataFrame) -> None:
     if int(summary["workers"].max()) > usable:
         axes.axvspan(usable + 0.5, summary["workers"].max() + 0.5, color="grey", alpha=0.12,
                      label=f"beyond {usable} usable CPUs")
+
+
+def _kernel_title(kernel: str, summary: pd.DataFrame) -> str:
+    """The kernel's name, and a warning when its serial baseline, and so every speedup of it,
+    was measured on a busy machine or a slowed CPU."""
+    serial = summary[summary["executor"] == "serial"]
+    if (serial["contended"] | serial["slowed"]).any():
+        return f"{kernel}\n(serial baseline measured while the machine was busy or slow)"
+    return kernel
+
+
+def _mark_disturbed(axes: Axes, summary: pd.DataFrame, value: str) -> None:
+    """Ring the points measured on a busy machine (`!`) or a slowed CPU (`~`): trust them less."""
+    disturbed = summary[summary["contended"] | summary["slowed"]]
+    disturbed = disturbed[disturbed["executor"] != "serial"]
+    if not disturbed.empty:
+        axes.scatter(disturbed["workers"], disturbed[value], s=140, facecolors="none",
+                     edgecolors="black", linewidths=1.2, zorder=5,
+                     label="machine busy or slow while measured")
 
 
 def _colours(labels: object) -> dict[str, str]:
