@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mpbench.analysis import summarize
+from mpbench.compare import Gate, parse_fail_on
 from mpbench.errors import MpbenchError, ResultsFileError, UsageError
 from mpbench.frame import to_frame
 from mpbench.matrix import is_selected, max_workers, parse_names, parse_workers
@@ -55,6 +56,36 @@ def test_names_parse_or_list_the_choices(text: str) -> None:
         assert "choose from: serial, threads, pool_map" in str(error)
         return
     assert names and set(names) <= set(valid)
+
+
+@given(st.text())
+def test_whole_number_options_parse_or_explain(text: str) -> None:
+    from mpbench.cli import main
+
+    try:
+        code = main(["list", "--size", text, "-k", "py_square/serial"])
+    except SystemExit as exited:
+        code = int(exited.code or 0)
+    assert code in (0, 2)
+
+
+@given(st.text())
+def test_fail_on_specs_parse_or_show_the_form(spec: str) -> None:
+    try:
+        gate = parse_fail_on(spec)
+    except UsageError as error:
+        assert "\n" not in str(error) and "--fail-on" in str(error)
+        return
+    for threshold in (gate.time, gate.speedup):
+        assert threshold is None or threshold >= 0
+
+
+@given(st.sampled_from(["time", "speedup"]), st.integers(0, 500))
+def test_valid_fail_on_specs_round_trip(kind: str, percent: int) -> None:
+    gate = parse_fail_on(f"{kind}:{percent}%")
+    expected = Gate(time=percent / 100, speedup=None) if kind == "time" else Gate(
+        time=None, speedup=percent / 100)
+    assert gate == expected
 
 
 @given(st.text(), st.lists(st.text(), max_size=3))

@@ -29,6 +29,7 @@ from mpbench.matrix import (
     MatrixOptions,
     available_start_methods,
     expand,
+    is_whole_number,
     parse_names,
     parse_workers,
 )
@@ -48,7 +49,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _positive_int(text: str) -> int:
-    if not text.strip().isdigit() or int(text) < 1:
+    if not is_whole_number(text.strip()) or int(text) < 1:
         raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {text!r}")
     return int(text)
 

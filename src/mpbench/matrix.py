@@ -74,6 +74,11 @@ def max_workers(usable_cpus: int) -> int:
     return max(64, 4 * usable_cpus)
 
 
+def is_whole_number(text: str) -> bool:
+    """ASCII digits only: `str.isdigit` also accepts `²`, which `int` refuses."""
+    return text.isascii() and text.isdigit()
+
+
 def parse_workers(text: str, usable_cpus: int) -> list[int]:
     """`auto` or a comma-separated list such as `1,2,4`, sorted and deduplicated."""
     if text.strip() == "auto":
@@ -82,7 +87,7 @@ def parse_workers(text: str, usable_cpus: int) -> list[int]:
     counts: set[int] = set()
     for item in text.split(","):
         item = item.strip()
-        if not item.isdigit() or not 1 <= int(item) <= limit:
+        if not is_whole_number(item) or not 1 <= int(item) <= limit:
             raise UsageError(
                 f"--workers {text!r}: each count must be a whole number from 1 to {limit} "
                 "(this machine's limit), e.g. --workers 1,2,4 or --workers auto"
