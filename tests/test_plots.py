@@ -88,4 +88,4 @@ def test_points_from_a_busy_or_slow_machine_are_ringed(summary_8cpu: pd.DataFram
 
     baseline_slow = summary_8cpu.assign(slowed=summary_8cpu["executor"] == "serial")
     title = plots.speedup_figure(baseline_slow, scaling_fits(baseline_slow)).axes[0].get_title()
-    assert title == "py_square\n(serial baseline measured while the machine was busy or slow)"
+    assert title == "py_square\n(serial run disturbed: all its speedups uncertain)"

@@ -94,11 +94,12 @@ def limit_blas_threads(threads: int) -> str:
     """Cap BLAS/OpenMP threads here and in every child; describe the libraries now loaded."""
     for name in BLAS_ENVIRONMENT:
         os.environ[name] = str(threads)
-    from threadpoolctl import threadpool_info, threadpool_limits
+    from threadpoolctl import threadpool_limits
+
+    from mpbench.machine import thread_pools
 
     threadpool_limits(limits=threads)
-    pools = [f"{info['internal_api']} {info['num_threads']} threads" for info in threadpool_info()]
-    return ", ".join(pools) or "none loaded"
+    return thread_pools() or "none loaded"
 
 
 def measure(runner: Any, scenario: Scenario) -> None:

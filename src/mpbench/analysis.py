@@ -24,6 +24,8 @@ import numpy.typing as npt
 import pandas as pd
 from scipy.optimize import lsq_linear
 
+from mpbench.frame import SLOWED
+
 SCENARIO_KEYS = ["file", "machine", "python", "scenario", "kernel", "executor", "start_method",
                  "workers", "usable_cpus"]
 FIT_KEYS = ["file", "machine", "python", "kernel", "executor", "start_method"]
@@ -34,9 +36,6 @@ THREAD_EXECUTORS = frozenset({"threads", "thread_pool"})
 CONFIDENCE = 0.95
 REPLICATES = 2000  # bootstrap resamples per scenario: percentiles stable to about 1 %
 SEED = 0
-# A reference loop this much slower than its median over the file means the CPU itself was
-# slower while the scenario was measured: a busy host, throttling. Noise stays under 10 %.
-SLOWED = 1.15
 USL_MIN_POINTS = 4  # two parameters and a curve that can bend need more than three points
 
 # A speedup of at least 1.3× "scales": a kernel that holds the GIL cannot beat 1.0× with threads,

@@ -47,6 +47,9 @@ PathArg = str | os.PathLike[str]
 # CPUs' worth of other processes' work, on average while values were timed, that marks a
 # measurement as taken on a busy machine.
 CONTENDED_LOAD = 0.2
+# A reference loop this much slower than its median over the file means the CPU itself was
+# slower while the scenario was measured: a busy host, throttling. Noise stays under 10 %.
+SLOWED = 1.15
 
 
 def results_paths(paths: PathArg | Iterable[PathArg]) -> list[Path]:

@@ -145,13 +145,20 @@ def python_build() -> str:
     return "+".join(flags) or "default"
 
 
-def blas_summary() -> str:
-    """NumPy's BLAS/OpenMP libraries and their default thread counts, e.g. `openblas 2 threads`."""
-    import numpy  # noqa: F401  (loads the BLAS so threadpoolctl can see it)
+def thread_pools() -> str:
+    """The BLAS/OpenMP libraries loaded now and their thread counts, each with the package that
+    ships it: `openblas (numpy.libs) 2 threads`."""
     from threadpoolctl import threadpool_info
 
-    pools = [f"{info['internal_api']} {info['num_threads']} threads" for info in threadpool_info()]
-    return ", ".join(pools) or "none found"
+    return ", ".join(f"{info['internal_api']} ({Path(info['filepath']).parent.name}) "
+                     f"{info['num_threads']} threads" for info in threadpool_info())
+
+
+def blas_summary() -> str:
+    """NumPy's BLAS/OpenMP libraries and their default thread counts."""
+    import numpy  # noqa: F401  (loads the BLAS so threadpoolctl can see it)
+
+    return thread_pools() or "none found"
 
 
 def git_commit(directory: Path = Path()) -> str | None:

@@ -211,11 +211,11 @@ def _mark_oversubscribed(axes: Axes, summary: pd.DataFrame) -> None:
 
 
 def _kernel_title(kernel: str, summary: pd.DataFrame) -> str:
-    """The kernel's name, and a warning when its serial baseline, and so every speedup of it,
+    """The kernel's name, and a warning when its serial baseline (and so every speedup of it)
     was measured on a busy machine or a slowed CPU."""
     serial = summary[summary["executor"] == "serial"]
     if (serial["contended"] | serial["slowed"]).any():
-        return f"{kernel}\n(serial baseline measured while the machine was busy or slow)"
+        return f"{kernel}\n(serial run disturbed: all its speedups uncertain)"
     return kernel
 
 

@@ -12,8 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from mpbench.analysis import SLOWED
-from mpbench.frame import CONTENDED_LOAD
+from mpbench.frame import CONTENDED_LOAD, SLOWED
 from mpbench.storage import Results
 
 
