@@ -53,7 +53,9 @@ def test_list_with_selection(capsys: pytest.CaptureFixture[str]) -> None:
                             "scenario ids\n"),
     (["run", "--profile", "fast"], "error: argument --profile: invalid choice: 'fast'"),
     (["run", "--timeout", "0"], "error: argument --timeout: expected a number of seconds above "
-                                "0, got '0' (see `mpbench run --help`)\n"),
+                                "0 and at most 604800, got '0' (see `mpbench run --help`)\n"),
+    (["run", "--machine", "../up"], "error: argument --machine: '../up' is not usable as a "
+                                    "folder name"),
     (["run", "--size", "0"], "error: argument --size: expected a whole number of at least 1"),
     (["list", "--benchmarks", "/no/such/folder"],
      "error: benchmarks folder '/no/such/folder' does not exist; pass --benchmarks DIR"),

@@ -215,8 +215,13 @@ def test_new_missing_and_not_comparable_scenarios() -> None:
     head_plan = [edited if item.id == edited.id else item for item in plan] + [added]
     head = synthetic.results(head_plan, MODEL, seed=2, failures=[(gone, "ValueError: boom")],
                              **QUICK)
-    verdicts = {item.id: (item.verdict, item.reason) for item in compare(base, head).scenarios}
-    assert verdicts["np_count/pool_map/w2/fork"] == ("missing", "failed in HEAD: ValueError: boom")
+    comparison = compare(base, head)
+    verdicts = {item.id: (item.verdict, item.reason) for item in comparison.scenarios}
+    # a scenario that HEAD broke trips a gate: a failing kernel must not pass CI
+    assert verdicts["np_count/pool_map/w2/fork"] == ("failed", "failed in HEAD: ValueError: boom")
+    assert [item.id for item in comparison.trips] == ["np_count/pool_map/w2/fork"]
+    assert comparison.exit_code == 1
+    assert "np_count/pool_map/w2/fork failed in HEAD: ValueError: boom" in render_text(comparison)
     assert verdicts["py_square/threads/w2"] == ("new", "not measured in BASE")
     assert verdicts["py_square/pool_map/w2/fork"] == (
         "not comparable", "size differs: 1000 in BASE, 2000 in HEAD")
@@ -254,7 +259,7 @@ def test_markdown_shows_file_contents_as_text() -> None:
     markdown = render_markdown(compare(base, head))
     assert "\\<script\\>x\\</script\\> \\| \\*boom\\* \\&amp; \\\\\\| )" in markdown
     assert "<script>" not in markdown
-    row = next(line for line in markdown.splitlines() if "boom" in line)
+    row = next(line for line in markdown.splitlines() if "boom" in line and line.startswith("|"))
     assert row.count("|") - row.count("\\|") == 8  # the table stays 7 columns
 
 

@@ -119,3 +119,17 @@ def test_a_pool_worker_killed_under_spawn_is_noticed(capsys: pytest.CaptureFixtu
     assert reasons["pool_map"] == "WorkerDiedError: a pool worker process was killed by SIGKILL"
     assert reasons["process_pool"].startswith("WorkerDiedError: a process pool worker")
     assert_no_process_left(before)
+
+
+def test_an_executor_that_computes_another_result_is_flagged(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    output = tmp_path / "impure.json"
+    code, out, _ = run_cli(capsys, "run", "--profile", "smoke", "--benchmarks",
+                           str(FAULTY_BENCHMARKS), "--kernels", "impure", "--executors",
+                           "threads,pool_map", "--workers", "1", "--start-method", "fork",
+                           "-o", str(output))
+    assert code == 1
+    # 4 tasks over [0, 100): each pool worker adds one per task
+    assert "wrong result impure/pool_map/w1/fork: computed 104, unlike the serial run" in out
+    assert "wrong result impure/threads" not in out
+    assert "0 of 3 scenarios failed, 1 computed a wrong result" in out

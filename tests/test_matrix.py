@@ -88,6 +88,13 @@ def test_selection_is_substring_or_glob_and_patterns_add_up(
     assert is_selected(scenario_id, patterns) is expected
 
 
+def test_selection_keeps_the_serial_baseline_of_every_kernel_it_picks(
+        kernels: dict[str, KernelSpec]) -> None:
+    options = MatrixOptions(select=("py_count/pool_map/w2",), start_methods=["fork"])
+    assert [s.id for s in expand(kernels, options, 2)] == ["py_count/serial/w1",
+                                                           "py_count/pool_map/w2/fork"]
+
+
 def test_selection_that_matches_nothing_is_an_error(kernels: dict[str, KernelSpec]) -> None:
     with pytest.raises(UsageError, match="no scenario matches -k nope; `mpbench list`"):
         expand(kernels, MatrixOptions(select=("nope",)), 2)

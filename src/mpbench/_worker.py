@@ -111,6 +111,9 @@ def measure(runner: Any, scenario: Scenario) -> None:
     pieces = split_range(scenario.size, scenario.tasks)
     tasks = [Task(spec.func, start, stop) for start, stop in pieces]
     executor = EXECUTORS[scenario.executor](scenario.workers, scenario.start_method)
+    # pyperf pins a worker to isolated CPUs only inside bench_time_func, after our pool would
+    # have started: pin first (it is idempotent), so pool children inherit the same CPUs.
+    runner._cpu_affinity()
 
     started = time.perf_counter()
     executor.open()

@@ -83,6 +83,12 @@ def summarize(frame: pd.DataFrame) -> pd.DataFrame:
     summary["median_low"], summary["median_high"] = _interval(medians)
     baseline = _baseline_rows(summary)
     summary["serial_median"] = _take(summary["median"].to_numpy(dtype=float), baseline)
+    # Every executor must compute what serial computed; a difference means lost or doubled work.
+    summary["result"] = grouped["result"].first().to_numpy(dtype=object)
+    serial_result = pd.Series([summary["result"].iloc[row] if row >= 0 else None
+                               for row in baseline], index=summary.index, dtype=object)
+    summary["wrong_result"] = (summary["result"].notna() & serial_result.notna()
+                               & (summary["result"] != serial_result)).to_numpy(dtype=bool)
     summary["speedup"] = summary["serial_median"] / summary["median"]
     summary["speedup_low"], summary["speedup_high"] = _interval(_take(medians, baseline) / medians)
     for name in ("", "_low", "_high"):
@@ -101,7 +107,7 @@ def summarize(frame: pd.DataFrame) -> pd.DataFrame:
                     "stdev", "minimum", "startup_s", "serial_median", "speedup", "speedup_low",
                     "speedup_high", "efficiency", "efficiency_low", "efficiency_high",
                     "karp_flatt", "cpus_granted", "oversubscribed", "contended",
-                    "reference_ms", "slowed"]]
+                    "reference_ms", "slowed", "result", "wrong_result"]]
 
 
 def bootstrap_medians(values: FloatArray, processes: IntArray,

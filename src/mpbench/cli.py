@@ -11,7 +11,7 @@ import dataclasses
 import os
 import signal
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -22,6 +22,7 @@ from mpbench import __version__
 from mpbench.errors import MpbenchError, UsageError
 from mpbench.executors import EXECUTORS
 from mpbench.kernels import default_benchmarks_dir, discover
+from mpbench.machine import machine_name
 from mpbench.matrix import (
     DEFAULT_BLAS_THREADS,
     DEFAULT_TASKS_PER_WORKER,
@@ -33,13 +34,16 @@ from mpbench.matrix import (
     parse_names,
     parse_workers,
 )
-from mpbench.model import KernelSpec, Scenario
+from mpbench.model import Scenario
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from mpbench.model import Machine
     from mpbench.storage import Results
 
 DEFAULT_TIMEOUT = 300.0
+MAX_SECONDS = 7 * 24 * 3600.0  # a week: beyond it a timer overflows
 
 
 class _Parser(argparse.ArgumentParser):
@@ -59,9 +63,18 @@ def _positive_seconds(text: str) -> float:
         seconds = float(text)
     except ValueError:
         seconds = float("nan")
-    if not 0 < seconds < float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a number of seconds above 0, got {text!r}")
+    if not 0 < seconds <= MAX_SECONDS:
+        raise argparse.ArgumentTypeError(
+            f"expected a number of seconds above 0 and at most {MAX_SECONDS:g}, got {text!r}")
     return seconds
+
+
+def _machine_name(text: str) -> str:
+    if machine_name(text) != text.lower():  # no '/', no '..': it becomes a folder name
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not usable as a folder name; use letters, digits, '.', '_' and '-', "
+            f"e.g. {machine_name(text)!r}")
+    return text
 
 
 def _matrix_arguments() -> _Parser:
@@ -120,8 +133,8 @@ def build_parser() -> argparse.ArgumentParser:
                                   "its file (with the same options, or none)")
     run.add_argument("--timeout", type=_positive_seconds, metavar="SECONDS",
                      help=f"per scenario (default: {DEFAULT_TIMEOUT:g})")
-    run.add_argument("--machine", metavar="NAME", help="machine name for the results folder "
-                                                       "(default: the host name)")
+    run.add_argument("--machine", metavar="NAME", type=_machine_name,
+                     help="machine name for the results folder (default: the host name)")
 
     commands.add_parser("list", parents=[matrix], help="print the scenario ids a run would time",
                         description="Print the scenario ids that `run` with the same options "
@@ -193,6 +206,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except MpbenchError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:  # a path given that cannot be written: disk full, no such folder
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"error: {where}{exc.strerror or exc}; choose another path", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
@@ -205,19 +222,23 @@ _MATRIX_FIELDS = {"kernels": "kernels", "executors": "executors", "workers": "wo
                   "blas_threads": "blas_threads"}
 
 
-def _given_options(args: argparse.Namespace, kernels: Mapping[str, KernelSpec],
+def _given_options(args: argparse.Namespace, kernel_names: Iterable[str],
                    usable_cpus: int) -> dict[str, Any]:
-    """The matrix options typed on the command line, parsed and checked, by field name."""
+    """The matrix options typed on the command line, parsed and checked, by field name.
+
+    `--workers auto` is the default spelled out, so it counts as not given."""
     parse: dict[str, Callable[[Any], Any]] = {
-        "kernels": lambda text: parse_names(text, kernels, "kernel"),
+        "kernels": lambda text: parse_names(text, kernel_names, "kernel"),
         "executors": lambda text: parse_names(text, EXECUTORS, "executor"),
-        "workers": lambda text: parse_workers(text, usable_cpus),
+        "workers": lambda text: None if text.strip() == "auto" else parse_workers(text,
+                                                                                  usable_cpus),
         "start_method": lambda text: parse_names(text, available_start_methods(),
                                                  "start method"),
         "select": tuple,
     }
-    return {field: parse.get(name, _unchanged)(getattr(args, name))
-            for name, field in _MATRIX_FIELDS.items() if getattr(args, name) is not None}
+    given = {field: parse.get(name, _unchanged)(getattr(args, name))
+             for name, field in _MATRIX_FIELDS.items() if getattr(args, name) is not None}
+    return {field: value for field, value in given.items() if value is not None}
 
 
 def _unchanged(value: Any) -> Any:
@@ -227,7 +248,7 @@ def _unchanged(value: Any) -> Any:
 def _plan(args: argparse.Namespace, usable_cpus: int) -> tuple[MatrixOptions, list[Scenario]]:
     """The matrix options the command line asks for, and the scenarios they expand to."""
     kernels = discover(args.benchmarks or default_benchmarks_dir())
-    options = MatrixOptions(**_given_options(args, kernels, usable_cpus))
+    options = MatrixOptions(**_given_options(args, list(kernels), usable_cpus))
     return options, expand(kernels, options, usable_cpus)
 
 
@@ -263,12 +284,22 @@ def _run(args: argparse.Namespace, console: Console) -> int:
         return 130
     finally:
         signal.signal(signal.SIGTERM, previous_handler)
-    print_results(console, results)
-    if results.failures:
-        console.print(f"[red]{len(results.failures)} of {len(results.plan)} scenarios "
-                      "failed[/red]")
+    summary = _summary(results)
+    print_results(console, results, summary)
+    wrong = 0 if summary is None else int(summary["wrong_result"].sum())
+    if results.failures or wrong:
+        console.print(f"[red]{len(results.failures)} of {len(results.plan)} scenarios failed, "
+                      f"{wrong} computed a wrong result[/red]")
     console.print(f"results saved to {results.path}", markup=False, soft_wrap=True)
-    return 1 if results.failures else 0
+    return 1 if results.failures or wrong else 0
+
+
+def _summary(results: Results) -> pd.DataFrame | None:
+    """The per-scenario summary of one results file, None when nothing was measured."""
+    from mpbench.analysis import summarize
+    from mpbench.frame import to_frame
+
+    return summarize(to_frame([results])) if results.benchmarks else None
 
 
 def _new_run(args: argparse.Namespace, machine: Machine
@@ -311,11 +342,13 @@ def _resumed(args: argparse.Namespace, machine: Machine
     from mpbench.storage import read
 
     results = read(args.resume)
-    kernels = discover(args.benchmarks or default_benchmarks_dir())
-    given = _given_options(args, kernels, machine.usable_cpus)
-    check_resumable(results, given, machine)
-    if args.timeout is not None:
-        results.options["timeout"] = args.timeout
+    planned_kernels = dict.fromkeys(scenario.kernel for scenario in results.plan)
+    check_resumable(results, _given_options(args, planned_kernels, machine.usable_cpus),
+                    machine)
+    stored_timeout = results.options.get("timeout")
+    if args.timeout is not None or not isinstance(stored_timeout, int | float) or not (
+            0 < stored_timeout <= MAX_SECONDS):
+        results.options["timeout"] = args.timeout or DEFAULT_TIMEOUT
     return results, results.missing(), args.resume
 
 
@@ -338,7 +371,7 @@ def _show(args: argparse.Namespace, console: Console) -> int:
     from mpbench.views import print_results
 
     for results in read_many(args.files):
-        print_results(console, results)
+        print_results(console, results, _summary(results))
     return 0
 
 

@@ -121,7 +121,7 @@ def is_selected(scenario_id: str, patterns: Sequence[str]) -> bool:
 def expand(kernels: Mapping[str, KernelSpec], options: MatrixOptions,
            usable_cpus: int) -> list[Scenario]:
     """Every scenario the options ask for, in a stable order: kernel, executor, start method,
-    workers."""
+    workers. A kernel's serial scenario is always kept, as the baseline of its speedups."""
     profile = PROFILES[options.profile]
     kernel_names = options.kernels or list(kernels)
     executor_names = list(options.executors or EXECUTORS)
@@ -149,14 +149,22 @@ def expand(kernels: Mapping[str, KernelSpec], options: MatrixOptions,
                     tasks=tasks, start_method=start_method, blas_threads=options.blas_threads,
                     kernel_file=spec.source_file, kernel_hash=spec.source_hash,
                 )
-                if is_selected(scenario.id, options.select):
-                    scenarios.append(scenario)
+                scenarios.append(scenario)
+    scenarios = _selected(scenarios, options.select)
     if not scenarios:
         raise UsageError(
             f"no scenario matches -k {' -k '.join(options.select)}; "
             "`mpbench list` shows the scenario ids"
         )
     return scenarios
+
+
+def _selected(scenarios: list[Scenario], patterns: Sequence[str]) -> list[Scenario]:
+    """The scenarios `-k` picks, plus the serial baseline of every kernel it picks from."""
+    picked = {scenario.id for scenario in scenarios if is_selected(scenario.id, patterns)}
+    kernels = {scenario.kernel for scenario in scenarios if scenario.id in picked}
+    return [scenario for scenario in scenarios if scenario.id in picked
+            or (scenario.executor == Serial.name and scenario.kernel in kernels)]
 
 
 def available_start_methods() -> list[str]:

@@ -19,8 +19,9 @@ from mpbench.model import Machine
 from mpbench.storage import Results
 
 # Facts that may change between the start of a run and its resumption without changing what is
-# measured (the results file itself makes the git tree dirty, for one).
-_MACHINE_FACTS_THAT_MAY_CHANGE = {"git_commit", "mpbench_version"}
+# measured (the results file itself makes the git tree dirty, for one; the name is only a label,
+# and the file keeps the one it started with).
+_MACHINE_FACTS_THAT_MAY_CHANGE = {"name", "git_commit", "mpbench_version"}
 
 
 def check_resumable(results: Results, given: Mapping[str, Any], machine: Machine) -> None:

@@ -96,8 +96,9 @@ def run_scenario(scenario: Scenario, settings: RunSettings) -> Outcome:
             timed_out = threading.Event()
 
             def expire() -> None:
-                timed_out.set()
-                _kill_group(process)
+                if process.poll() is None:  # not if it ended while the timer fired
+                    timed_out.set()
+                    _kill_group(process)
 
             deadline = threading.Timer(settings.timeout, expire)
             deadline.start()

@@ -161,11 +161,15 @@ def _text(value: object) -> str:
     return value if isinstance(value, str) else ""
 
 
-def failures_table(all_results: Sequence[Results]) -> Table:
+def failures_table(all_results: Sequence[Results], summary: pd.DataFrame) -> Table:
+    """Scenarios that failed, and scenarios whose result differs from their serial run's."""
     labels = file_labels(all_results)
     rows = [[labels[str(results.path)], failure.scenario.id, failure.reason,
              "" if failure.seconds is None else f"{failure.seconds:.1f} s"]
             for results in all_results for failure in results.failures]
+    rows += [[labels[str(wrong["file"])], str(wrong["scenario"]),
+              f"wrong result: computed {wrong['result']}, unlike the serial run", ""]
+             for wrong in summary[summary["wrong_result"]].to_dict("records")]
     return Table("Failed scenarios", ["machine", "scenario", "reason", "after"], rows,
                  text_columns=3)
 

@@ -6,6 +6,7 @@ import statistics
 from pathlib import Path
 from types import TracebackType
 
+import pandas as pd
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import (
@@ -101,21 +102,23 @@ def scenario_overheads(results: Results) -> list[float]:
     return overheads
 
 
-def print_results(console: Console, results: Results) -> None:
-    """A results file's machine, speedup table, failures and unfinished scenarios."""
-    from mpbench.analysis import gil_verdicts, scaling_fits, summarize
-    from mpbench.frame import to_frame
+def print_results(console: Console, results: Results, summary: pd.DataFrame | None) -> None:
+    """A results file's machine, speedup table (from `summary`, None when nothing was measured),
+    wrong results, failures and unfinished scenarios."""
+    from mpbench.analysis import gil_verdicts, scaling_fits
     from mpbench.tables import fits_table, speedup_table
 
     console.print(f"[bold]{printable(str(results.path))}[/bold]")
     print_machine(console, results.machine)
-    if results.benchmarks:
-        summary = summarize(to_frame([results]))
+    if summary is not None:
         render_table(console, speedup_table(summary))
         render_table(console, fits_table(scaling_fits(summary), summary))
         for verdict in gil_verdicts(summary).itertuples():
             console.print(f"[bold]{printable(str(verdict.kernel))}[/bold]: "
                           f"{printable(str(verdict.verdict))}")
+        for wrong in summary[summary["wrong_result"]].itertuples():
+            console.print(f"[red]wrong result[/red] {printable(str(wrong.scenario))}: computed "
+                          f"{printable(str(wrong.result))}, unlike the serial run")
     else:
         console.print("no scenario was measured")
     for failure in results.failures:

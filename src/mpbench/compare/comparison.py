@@ -31,6 +31,7 @@ class Status(StrEnum):
     COMPARED = "compared"
     NEW = "new"
     MISSING = "missing"
+    FAILED = "failed"  # measured in BASE, failed in HEAD: a broken kernel or executor
     NOT_COMPARABLE = "not comparable"
 
 
@@ -138,7 +139,10 @@ def compare_measurements(base: Measurements, head: Measurements, gate: Gate) -> 
 
     items = []
     for sid in base_stats:
-        if sid not in head_stats:
+        if sid in head.failures:  # a change that breaks a scenario must not pass as "missing"
+            items.append(ScenarioComparison(sid, Status.FAILED, _absence(head, HEAD, sid),
+                                            gates=("failure",)))
+        elif sid not in head_stats:
             items.append(ScenarioComparison(sid, Status.MISSING, _absence(head, HEAD, sid)))
         elif reasons[sid]:
             items.append(ScenarioComparison(sid, Status.NOT_COMPARABLE, reasons[sid]))

@@ -35,6 +35,8 @@ def headline(comparison: Comparison) -> str:
 
 
 def _trip_phrase(item: ScenarioComparison) -> str:
+    if "failure" in item.gates:
+        return f"{item.id} {item.reason}"
     busy = f" (⚠ timed on a busy machine: {' and '.join(item.contended)})" \
         if item.contended else ""
     if "speedup" in item.gates and item.speedup is not None:

@@ -100,7 +100,7 @@ def build(all_results: Sequence[Results], generated: str | None = None) -> Repor
         comparison=comparison_table(summary, labels) if several else None,
         comparison_plot=Plot("machines", "speedup of each machine's best process and thread "
                              "executors, overlaid", machines_figure(summary)) if several else None,
-        failures=failures_table(all_results),
+        failures=failures_table(all_results, summary),
         unfinished=[f"{labels[str(r.path)]}: {len(r.missing())} planned scenarios never ran "
                     "(interrupted run)" for r in all_results if r.missing()],
     )
