@@ -24,7 +24,7 @@ def kernels() -> dict[str, KernelSpec]:
 
 def test_builtin_kernels_are_discovered_in_file_order(kernels: dict[str, KernelSpec]) -> None:
     assert list(kernels) == ["np_count", "np_square", "py_count", "py_square"]
-    assert all(spec.size > 0 and spec.description for spec in kernels.values())
+    assert all(spec.size > 0 and spec.func.__doc__ for spec in kernels.values())
 
 
 def test_default_matrix_on_two_cpus(kernels: dict[str, KernelSpec]) -> None:

@@ -55,7 +55,8 @@ def test_startup_figure_has_a_bar_per_executor_and_start_method(
 
 def test_machines_figure_colours_machines(golden_2cpu: Path, golden_8cpu: Path) -> None:
     summary = summarize(mpbench.load([golden_2cpu, golden_8cpu]))
-    figure = plots.machines_figure(summary)
+    labels = {str(golden_2cpu): "golden-2cpu", str(golden_8cpu): "golden-8cpu"}
+    figure = plots.machines_figure(summary, labels)
     labels = [t.get_text() for t in figure.legends[0].get_texts()]
     assert labels == ["ideal", "golden-2cpu: threads", "golden-2cpu: process_pool (fork)",
                       "golden-8cpu: threads", "golden-8cpu: process_pool (fork)"]
@@ -68,15 +69,7 @@ def test_oversubscribed_points_are_shaded(summary_8cpu: pd.DataFrame) -> None:
     squeezed = summary_8cpu.assign(usable_cpus=4,
                                    oversubscribed=summary_8cpu["workers"] > 4)
     figure = plots.speedup_figure(squeezed, scaling_fits(squeezed))
-    assert any(patch.get_label() == "beyond 4 usable CPUs" for patch in figure.axes[0].patches)
-
-
-@pytest.mark.parametrize("suffix", [".png", ".svg"])
-def test_figures_save_as_png_and_svg(summary_8cpu: pd.DataFrame, tmp_path: Path,
-                                     suffix: str) -> None:
-    path = plots.save(plots.efficiency_figure(summary_8cpu), tmp_path / f"e{suffix}")
-    head = path.read_bytes()[:200]
-    assert head.startswith(b"\x89PNG") if suffix == ".png" else b"<svg" in head or b"<?xml" in head
+    assert any(patch.get_label() == "more workers than CPUs" for patch in figure.axes[0].patches)
 
 
 def test_points_from_a_busy_or_slow_machine_are_ringed(summary_8cpu: pd.DataFrame) -> None:

@@ -386,9 +386,3 @@ EXECUTORS: dict[str, type[Executor]] = {
 def default_start_method() -> str:
     """The start method multiprocessing uses here when none is asked for."""
     return multiprocessing.get_context().get_start_method()
-
-
-def start_methods() -> list[str]:
-    """The start methods this platform offers, the default first."""
-    default = default_start_method()
-    return [default, *(m for m in multiprocessing.get_all_start_methods() if m != default)]

@@ -229,15 +229,14 @@ def plot_history(history: History, kernels: Sequence[str] | None = None) -> Figu
 
 def _plot_quantity(ax: Axes, history: History, points: pd.DataFrame, quantity: str,
                    colours: dict[str, Any]) -> None:
-    steps = {(step.scenario, step.quantity): step for step in history.steps}
     for (scenario, label), series in points.groupby(["scenario", "label"], sort=False):
         series = series.dropna(subset=[quantity])
         if series.empty:
             continue
         ax.plot(series["run"], series[quantity], marker=".", linewidth=1, label=visible(str(label)),
                 color=colours[str(label)])
-        for (step_scenario, step_quantity), step in steps.items():
-            if (step_scenario, step_quantity) == (scenario, quantity):
+        for step in history.steps:
+            if (step.scenario, step.quantity) == (scenario, quantity):
                 ax.plot([step.run], [step.after], linestyle="none", markersize=11,
                         marker="^" if step.ratio > 1 else "v",
                         color="#d62728" if step.regression else "#2ca02c")

@@ -92,7 +92,6 @@ def _kernels_in(path: Path) -> list[KernelSpec]:
             name=name,
             func=obj,
             size=getattr(obj, _SIZE_ATTRIBUTE),
-            description=" ".join((obj.__doc__ or "").strip().split("\n\n")[0].split()),
             source_file=str(path.resolve()),
             source_hash=source_hash,
         )

@@ -25,7 +25,6 @@ class KernelSpec:
     name: str
     func: KernelFunc
     size: int
-    description: str
     source_file: str
     source_hash: str
 

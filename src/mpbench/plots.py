@@ -7,8 +7,7 @@ when machines are compared) through every figure of a report.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from pathlib import Path
+from collections.abc import Mapping, Sequence
 
 import matplotlib
 
@@ -148,23 +147,25 @@ def startup_figure(summary: pd.DataFrame, title: str = "Executor start-up") -> F
     return figure
 
 
-def machines_figure(summary: pd.DataFrame, title: str = "Speedup by machine") -> Figure:
-    """The speedup plot of several machines overlaid, one colour per machine: per kernel, each
-    machine's best process executor (solid) and best thread executor (dashed)."""
+def machines_figure(summary: pd.DataFrame, labels: Mapping[str, str],
+                    title: str = "Speedup by machine") -> Figure:
+    """The speedup plot of several results files overlaid, one colour per file (`labels` names
+    them): per kernel, each file's best process executor (solid) and best thread executor
+    (dashed). Files, not machine names: two runs of one machine are two curves."""
     kernels = list(dict.fromkeys(summary["kernel"]))
     figure, axes_list = _grid(kernels, title)
-    machines = list(dict.fromkeys(summary["machine"]))
-    colours = {machine: PALETTE[index % len(PALETTE)] for index, machine in enumerate(machines)}
+    files = list(dict.fromkeys(summary["file"]))
+    colours = {file: PALETTE[index % len(PALETTE)] for index, file in enumerate(files)}
     for kernel, axes in zip(kernels, axes_list, strict=True):
         of_kernel = summary[summary["kernel"] == kernel]
         top = max(int(of_kernel["workers"].max()), 2)
         axes.plot([1, top], [1, top], color="black", linewidth=0.8, linestyle="--",
                   label="ideal")
-        for machine in machines:
-            for label, points in _best_curves(of_kernel[of_kernel["machine"] == machine]):
+        for file in files:
+            for label, points in _best_curves(of_kernel[of_kernel["file"] == file]):
                 axes.errorbar(points["workers"], points["speedup"],
                               yerr=_error_bars(points, "speedup"), marker="o", capsize=3,
-                              color=colours[machine], label=f"{machine}: {label}",
+                              color=colours[file], label=f"{labels[file]}: {label}",
                               linestyle="--" if _is_thread_label(label) else "-")
         _worker_axis(axes, list(of_kernel["workers"]))
         axes.set_ylabel("speedup over serial (×)")
@@ -203,11 +204,11 @@ def _text(value: object) -> str:
 
 
 def _mark_oversubscribed(axes: Axes, summary: pd.DataFrame) -> None:
-    """Shade worker counts beyond the usable CPUs: they measure time-sharing, not cores."""
-    usable = int(summary["usable_cpus"].max())
-    if int(summary["workers"].max()) > usable:
-        axes.axvspan(usable + 0.5, summary["workers"].max() + 0.5, color="grey", alpha=0.12,
-                     label=f"beyond {usable} usable CPUs")
+    """Shade worker counts beyond the CPUs usable or granted: they measure time-sharing."""
+    beyond = summary.loc[summary["oversubscribed"], "workers"]
+    if not beyond.empty:
+        axes.axvspan(beyond.min() - 0.5, beyond.max() + 0.5, color="grey", alpha=0.12,
+                     label="more workers than CPUs")
 
 
 def _kernel_title(kernel: str, summary: pd.DataFrame) -> str:
@@ -242,9 +243,3 @@ def _legend(figure: Figure, axes_list: Sequence[Axes], note: str = "") -> None:
     figure.legend(list(handles.values()), list(handles), loc="outside lower center",
                   ncols=min(4, max(len(handles), 1)), fontsize="small",
                   title=note or None, title_fontsize="small")
-
-
-def save(figure: Figure, path: Path) -> Path:
-    """Write a figure as PNG or SVG (by the file's suffix)."""
-    figure.savefig(path, dpi=110 if path.suffix == ".png" else None)
-    return path

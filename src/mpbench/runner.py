@@ -49,13 +49,6 @@ class Outcome:
     failure: Failure | None
     wall_seconds: float
 
-    @property
-    def overhead_seconds(self) -> float | None:
-        """Wall time not spent inside pyperf's timed loops: processes, imports, pool start-up."""
-        if self.benchmark is None:
-            return None
-        return self.wall_seconds - float(self.benchmark.get_total_duration())
-
 
 class Observer(Protocol):
     """Told about progress; the CLI draws it, tests record it."""

@@ -80,7 +80,8 @@ def speedup_table(summary: pd.DataFrame, title: str = "Median time and speedup o
                      "while measuring (a reference loop timed before each value): other load, "
                      "here or on a shared host")
     if summary["oversubscribed"].any():
-        notes.append("+: more workers than usable CPUs (time-sharing, left out of fits)")
+        notes.append("+: more workers than the CPUs usable or granted to the run (time-sharing, "
+                     "left out of fits)")
     return Table(title, ["kernel", "executor", *(f"{w} worker{'s' if w > 1 else ''}"
                                                for w in worker_counts)], rows, notes)
 
@@ -174,7 +175,7 @@ def failures_table(all_results: Sequence[Results], summary: pd.DataFrame) -> Tab
                  text_columns=3)
 
 
-def comparison_table(summary: pd.DataFrame, labels: Mapping[str, str]) -> Table:
+def side_by_side_table(summary: pd.DataFrame, labels: Mapping[str, str]) -> Table:
     """The same scenario ids lined up across files: median, speedup and throughput per worker."""
     files = list(dict.fromkeys(summary["file"]))
     rows = []

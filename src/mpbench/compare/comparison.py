@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from mpbench.compare.gates import Gate, parse_fail_on
-from mpbench.compare.significance import BASE, HEAD, Change, Tests
+from mpbench.compare.significance import BASE, HEAD, Change, SignificanceTests
 from mpbench.compare.stats import SCENARIO_FACTS, ScenarioStats, scenario_stats
 from mpbench.errors import UsageError
 from mpbench.frame import to_frame
@@ -131,7 +131,7 @@ def compare_measurements(base: Measurements, head: Measurements, gate: Gate) -> 
     reasons = {sid: _incomparable(base_stats[sid], head_stats[sid], base.machine, head.machine)
                for sid in common}
     comparable = [sid for sid in common if not reasons[sid]]
-    tests = Tests(base_stats, head_stats)
+    tests = SignificanceTests(base_stats, head_stats)
     if not differences:
         tests.add_times(comparable)
     tests.add_speedups(comparable)

@@ -46,7 +46,7 @@ def _trip_phrase(item: ScenarioComparison) -> str:
     return f"{item.id} {format_ratio(item.time.ratio)} slower{busy}"
 
 
-def comparison_table(items: Sequence[ScenarioComparison]) -> Table:
+def changes_table(items: Sequence[ScenarioComparison]) -> Table:
     """The rows the text and Markdown views share: one per scenario, numbers formatted once."""
     rows = []
     for item in items:
@@ -97,7 +97,7 @@ def _side(name: str, label: str, machine: Machine) -> str:
 
 
 def render_text(comparison: Comparison) -> str:
-    table = comparison_table(comparison.scenarios)
+    table = changes_table(comparison.scenarios)
     rows = [table.columns, *table.rows]
     widths = [max(len(visible(row[index])) for row in rows) for index in range(len(rows[0]))]
     lines = [("FAIL: " if comparison.trips else "OK: ") + headline(comparison),
@@ -113,7 +113,7 @@ def render_markdown(comparison: Comparison) -> str:
     from mpbench.report.markdown import markdown_escape, markdown_table
 
     def table(items: Sequence[ScenarioComparison]) -> list[str]:
-        return markdown_table(comparison_table(items), right=(BASE, HEAD), code=("scenario",))
+        return markdown_table(changes_table(items), right=(BASE, HEAD), code=("scenario",))
 
     changed = [item for item in comparison.scenarios if item.verdict != "same"]
     same = [item for item in comparison.scenarios if item.verdict == "same"]

@@ -43,7 +43,7 @@ class _Test:
     contended: tuple[str, ...]
 
 
-class Tests:
+class SignificanceTests:
     """Collects the tests of a comparison, then adjusts their p-values together."""
 
     def __init__(self, base: Mapping[str, ScenarioStats], head: Mapping[str, ScenarioStats]

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from mpbench import machine
-from mpbench.doctor.findings import Finding, Measurements, Unavailable, build_findings
+from mpbench.doctor.findings import Finding, Readings, Unavailable, build_findings
 from mpbench.doctor.load import measure_background_load
 from mpbench.doctor.probe import probe_speed
 from mpbench.doctor.tuning import pyperf_hints, read_governors
@@ -31,7 +31,7 @@ T = TypeVar("T")
 class Diagnosis:
     """What `diagnose` measured, the findings and verdict drawn from it, and how long it took."""
 
-    measurements: Measurements
+    measurements: Readings
     findings: tuple[Finding, ...]
     verdict: Verdict
     seconds: float
@@ -63,7 +63,7 @@ def diagnose(probe_seconds: float = DEFAULT_PROBE_SECONDS,
     say(f"timing 1 and {budget.usable} processes")
     probe = _attempt(lambda: probe_speed(budget.usable, probe_seconds - idle_seconds))
     say("asking pyperf and threadpoolctl")
-    measured = Measurements(
+    measured = Readings(
         budget=budget,
         physical_cpus=machine.physical_cpus(),
         cpu_model=machine.cpu_model(),

@@ -48,7 +48,7 @@ class Unavailable:
 
 
 @dataclass(frozen=True)
-class Measurements:
+class Readings:
     """Everything `diagnose` gathered, before any judgement."""
 
     budget: CpuBudget
@@ -224,7 +224,7 @@ def cpu_speeds_finding(probe: SpeedProbe | Unavailable) -> Finding:
     return Finding(Status.OK, title, figure + " of the fastest", source, "the CPUs run alike")
 
 
-def build_findings(measured: Measurements) -> tuple[Finding, ...]:
+def build_findings(measured: Readings) -> tuple[Finding, ...]:
     return (
         budget_finding(measured.budget, measured.physical_cpus),
         cpu_finding(measured.cpu_model, measured.governors),

@@ -21,11 +21,11 @@ from mpbench.plots import efficiency_figure, machines_figure, speedup_figure, st
 from mpbench.storage import Results
 from mpbench.tables import (
     Table,
-    comparison_table,
     failures_table,
     file_labels,
     fits_table,
     machines_table,
+    side_by_side_table,
     speedup_table,
 )
 
@@ -97,9 +97,10 @@ def build(all_results: Sequence[Results], generated: str | None = None) -> Repor
                                f"{__version__}",
         machines=machines_table(all_results),
         sections=sections,
-        comparison=comparison_table(summary, labels) if several else None,
+        comparison=side_by_side_table(summary, labels) if several else None,
         comparison_plot=Plot("machines", "speedup of each machine's best process and thread "
-                             "executors, overlaid", machines_figure(summary)) if several else None,
+                             "executors, overlaid", machines_figure(summary, labels))
+        if several else None,
         failures=failures_table(all_results, summary),
         unfinished=[f"{labels[str(r.path)]}: {len(r.missing())} planned scenarios never ran "
                     "(interrupted run)" for r in all_results if r.missing()],
