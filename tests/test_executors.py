@@ -7,8 +7,9 @@ import multiprocessing
 
 import pytest
 
-from mpbench.executors import EXECUTORS, Task, describe_exit, split_range, trivial_tasks
+from mpbench.executors import EXECUTORS, Task, split_range, trivial_tasks
 from mpbench.kernels import combine, discover
+from mpbench.model import describe_exit
 
 from conftest import BENCHMARKS
 

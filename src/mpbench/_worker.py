@@ -18,9 +18,9 @@ import time
 from pathlib import Path
 from typing import Any, ClassVar
 
-from mpbench.executors import EXECUTORS, FAILURE_MARKER, Executor, Task, split_range, trivial_tasks
+from mpbench.executors import EXECUTORS, Executor, Task, split_range, trivial_tasks
 from mpbench.kernels import combine, load_kernel
-from mpbench.model import MetadataValue, Scenario
+from mpbench.model import FAILURE_MARKER, MetadataValue, Scenario
 
 HOOK_NAME = "mpbench"
 # Read by BLAS/OpenMP libraries when they load, so children started later inherit the limit.

@@ -392,8 +392,7 @@ def _report(args: argparse.Namespace, console: Console) -> int:
 
 def _export(args: argparse.Namespace, console: Console) -> int:
     from mpbench.frame import to_frame
-    from mpbench.pages import write_atomically
-    from mpbench.storage import read_many
+    from mpbench.storage import read_many, write_atomically
 
     frame = to_frame(read_many(args.files))
     suffix = args.output.suffix

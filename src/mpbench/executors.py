@@ -27,10 +27,9 @@ from types import TracebackType
 from typing import Any, ClassVar, Self
 
 from mpbench.kernels import RESULT_MODULUS
-from mpbench.model import KernelFunc
+from mpbench.model import FAILURE_MARKER, KernelFunc, describe_exit
 
 POLL_SECONDS = 0.05  # how often a waiting parent checks that its workers are alive
-FAILURE_MARKER = "mpbench-failure:"  # prefix of the one line a failing worker leaves on stderr
 
 
 class WorkerDiedError(RuntimeError):
@@ -66,18 +65,6 @@ def split_range(size: int, pieces: int) -> list[tuple[int, int]]:
     """`[0, size)` cut into `pieces` contiguous ranges whose lengths differ by at most one."""
     bounds = [size * index // pieces for index in range(pieces + 1)]
     return list(itertools.pairwise(bounds))
-
-
-def describe_exit(exitcode: int | None) -> str:
-    """A process exit code in words: `exited with code 3`, `killed by SIGKILL`."""
-    if exitcode is None:
-        return "is still running"
-    if exitcode < 0:
-        try:
-            return f"was killed by {signal.Signals(-exitcode).name}"
-        except ValueError:
-            return f"was killed by signal {-exitcode}"
-    return f"exited with code {exitcode}"
 
 
 def _call(task: Task) -> int:

@@ -40,8 +40,8 @@ from scipy import stats
 from mpbench.errors import ResultsFileError, UsageError
 from mpbench.frame import results_paths, to_frame
 from mpbench.model import Machine
-from mpbench.pages import png_data_uri, render_page, write_atomically
-from mpbench.storage import Results, read
+from mpbench.pages import png_data_uri, render_page
+from mpbench.storage import Results, read, write_atomically
 from mpbench.tables import executor_label, format_ratio, format_seconds, visible
 
 STEP_ALPHA = 0.01  # nominal level of each step; measured false steps are rarer (see below)

@@ -13,22 +13,10 @@ from dataclasses import dataclass
 
 from mpbench.errors import UsageError
 from mpbench.executors import EXECUTORS, Serial, default_start_method
-from mpbench.model import KernelSpec, Scenario
+from mpbench.model import KernelSpec, Profile, Scenario
 
 DEFAULT_TASKS_PER_WORKER = 4
 DEFAULT_BLAS_THREADS = 1
-
-
-@dataclass(frozen=True)
-class Profile:
-    """How long pyperf measures each scenario."""
-
-    name: str
-    processes: int
-    values: int
-    warmups: int
-    size_scale: float
-    summary: str
 
 
 PROFILES: dict[str, Profile] = {

@@ -1,4 +1,5 @@
-"""The values that flow through mpbench: kernels, scenarios, machines and failures.
+"""The values that flow through mpbench: kernels, profiles, scenarios, machines and failures,
+and the words for how a worker process ended.
 
 Everything here is a frozen dataclass. Scenarios and machines know how to turn themselves into
 pyperf metadata (flat str/int/float values) and back, which is how they survive in results files.
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import signal
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -16,6 +18,31 @@ from mpbench.errors import ResultsFileError
 
 KernelFunc = Callable[[int, int], int]
 MetadataValue = str | int | float
+FAILURE_MARKER = "mpbench-failure:"  # prefix of the one line a failing worker leaves on stderr
+
+
+def describe_exit(exitcode: int | None) -> str:
+    """A process exit code in words: `exited with code 3`, `killed by SIGKILL`."""
+    if exitcode is None:
+        return "is still running"
+    if exitcode < 0:
+        try:
+            return f"was killed by {signal.Signals(-exitcode).name}"
+        except ValueError:
+            return f"was killed by signal {-exitcode}"
+    return f"exited with code {exitcode}"
+
+
+@dataclass(frozen=True)
+class Profile:
+    """How long pyperf measures each scenario."""
+
+    name: str
+    processes: int
+    values: int
+    warmups: int
+    size_scale: float
+    summary: str
 
 
 @dataclass(frozen=True)

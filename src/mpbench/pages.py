@@ -1,12 +1,9 @@
-"""What every self-contained HTML page shares: the jinja2 setup, inline images, atomic writes."""
+"""What every self-contained HTML page shares: the jinja2 setup and inline images."""
 
 from __future__ import annotations
 
 import base64
 import io
-import os
-import secrets
-from pathlib import Path
 from typing import Any
 
 import jinja2
@@ -36,15 +33,3 @@ def png_data_uri(figure: Figure) -> str:
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=100)
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
-
-
-def write_atomically(path: Path, content: bytes) -> Path:
-    """Write through a temporary file beside `path` and a rename: never half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}.tmp")
-    try:
-        temporary.write_bytes(content)
-        temporary.replace(path)
-    finally:
-        temporary.unlink(missing_ok=True)
-    return path

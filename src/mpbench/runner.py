@@ -23,9 +23,7 @@ from typing import Protocol
 
 import pyperf
 
-from mpbench.executors import FAILURE_MARKER, describe_exit
-from mpbench.matrix import Profile
-from mpbench.model import Failure, Scenario
+from mpbench.model import FAILURE_MARKER, Failure, Profile, Scenario, describe_exit
 from mpbench.storage import Results, save
 
 REASON_LIMIT = 300  # characters of a failure reason kept in the results file

@@ -77,15 +77,27 @@ def to_json(results: Results) -> dict[str, Any]:
 
 
 def save(results: Results, path: Path, *, replace: bool) -> Path:
-    """Write the whole file atomically and return where it went.
+    """Write the whole results file atomically and return where it went (see write_atomically)."""
+    text = json.dumps(to_json(results), sort_keys=True, separators=(",", ":")) + "\n"
+    content = gzip.compress(text.encode(), mtime=0) if path.name.endswith(".gz") else \
+        text.encode()
+    return write_atomically(path, content, replace=replace)
+
+
+def write_atomically(path: Path, content: bytes, *, replace: bool = True) -> Path:
+    """Write `content` to a temporary file beside `path`, flush it to disk, then give it the name:
+    a reader, a crash or an interrupt never sees half a file. Return the path written.
 
     With `replace=False` an existing file is never touched: the name gets a `-2`, `-3`, …
     suffix instead, so two runs started in the same second keep both their results.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
-    text = json.dumps(to_json(results), sort_keys=True, separators=(",", ":")) + "\n"
-    temporary = _write_temporary(path, text)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}.tmp")
     try:
+        with temporary.open("xb") as stream:
+            stream.write(content)
+            stream.flush()
+            os.fsync(stream.fileno())
         if replace:
             temporary.replace(path)
             return path
@@ -104,24 +116,6 @@ def _candidates(path: Path) -> list[Path]:
     stem, suffixes = path.name.split(".", 1) if "." in path.name else (path.name, "")
     dot = "." if suffixes else ""
     return [path] + [path.with_name(f"{stem}-{n}{dot}{suffixes}") for n in range(2, 1000)]
-
-
-def _write_temporary(path: Path, text: str) -> Path:
-    """A hidden, uniquely named file beside `path` (same file system, so renames are atomic)."""
-    temporary = path.with_name(f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}.tmp")
-    try:
-        with temporary.open("xb") as raw:
-            if path.name.endswith(".gz"):
-                with gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as zipped:
-                    zipped.write(text.encode())
-            else:
-                raw.write(text.encode())
-            raw.flush()
-            os.fsync(raw.fileno())
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
-    return temporary
 
 
 def read(path: Path) -> Results:

@@ -6,7 +6,8 @@ Tables hold strings only: every number is formatted here, once, so all views agr
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
+import re
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -195,3 +196,32 @@ def side_by_side_table(summary: pd.DataFrame, labels: Mapping[str, str]) -> Tabl
                  text_columns=1,
                  notes=["each cell: median time · speedup over that machine's serial run · "
                         "runs of the kernel per second per worker (throughput per core)"])
+
+
+_IDENTIFIER = re.compile(r"[\w./-]+")  # safe as inline code: no backtick, pipe or space
+
+
+def markdown_table(table: Table, right: Collection[str] = (), code: Collection[str] = ()
+                   ) -> list[str]:
+    """`table` as a pipe table, without its title and notes, every string inert: `right` names
+    the columns aligned right, `code` those whose identifiers (`py_square/serial/w1`) show as code.
+    """
+    lines = ["| " + " | ".join(markdown_escape(column) for column in table.columns) + " |",
+             "|" + "|".join("---:" if column in right else "---" for column in table.columns)
+             + "|"]
+    as_code = {index for index, column in enumerate(table.columns) if column in code}
+    for row in table.rows:
+        cells = [f"`{cell}`" if index in as_code and _IDENTIFIER.fullmatch(cell)
+                 else markdown_escape(cell) for index, cell in enumerate(row)]
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
+def markdown_escape(text: str) -> str:
+    """Make a string from a results file inert in Markdown: no markup, HTML or entity; one line.
+
+    Underscores inside words (`py_square`) are left alone: they never start emphasis.
+    """
+    text = visible(" ".join(text.split()))
+    text = re.sub(r"([\\`*~\[\]<>|&])", r"\\\1", text)
+    return re.sub(r"(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])", r"\\_", text)

@@ -11,7 +11,14 @@ from mpbench.compare.comparison import Comparison, ScenarioComparison, Status, p
 from mpbench.compare.significance import ALPHA, BASE, CONFIDENCE, HEAD, Change
 from mpbench.errors import UsageError
 from mpbench.model import Machine
-from mpbench.tables import Table, format_ratio, format_seconds, visible
+from mpbench.tables import (
+    Table,
+    format_ratio,
+    format_seconds,
+    markdown_escape,
+    markdown_table,
+    visible,
+)
 
 
 def headline(comparison: Comparison) -> str:
@@ -110,7 +117,6 @@ def render_text(comparison: Comparison) -> str:
 def render_markdown(comparison: Comparison) -> str:
     """For $GITHUB_STEP_SUMMARY or a PR comment: verdict, changed rows, the rest folded away."""
     # Imported here: the report package loads matplotlib, which text and JSON do without.
-    from mpbench.report.markdown import markdown_escape, markdown_table
 
     def table(items: Sequence[ScenarioComparison]) -> list[str]:
         return markdown_table(changes_table(items), right=(BASE, HEAD), code=("scenario",))

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mpbench.pages import png_data_uri, render_page, write_atomically
+from mpbench.pages import png_data_uri, render_page
 from mpbench.report import Plot, Report
+from mpbench.storage import write_atomically
 
 
 def render(report: Report) -> str:

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import re
-from collections.abc import Collection
+import io
 from pathlib import Path
 
-from mpbench.pages import write_atomically
 from mpbench.report import Plot, Report
-from mpbench.tables import Table, visible
-
-_IDENTIFIER = re.compile(r"[\w./-]+")  # safe as inline code: no backtick, pipe or space
+from mpbench.storage import write_atomically
+from mpbench.tables import Table, markdown_escape, markdown_table
 
 
 def render(report: Report, images: str) -> str:
@@ -33,13 +30,12 @@ def render(report: Report, images: str) -> str:
 
 def write(report: Report, path: Path) -> list[Path]:
     folder = path.with_name(f"{path.stem}_files")
-    folder.mkdir(parents=True, exist_ok=True)
     written = []
     for plot in _plots(report):
-        for suffix in (".png", ".svg"):
-            image = folder / f"{plot.name}{suffix}"
-            plot.figure.savefig(image, dpi=100 if suffix == ".png" else None)
-            written.append(image)
+        for suffix in ("png", "svg"):
+            image = io.BytesIO()
+            plot.figure.savefig(image, format=suffix, dpi=100 if suffix == "png" else None)
+            written.append(write_atomically(folder / f"{plot.name}.{suffix}", image.getvalue()))
     write_atomically(path, render(report, folder.name).encode())
     return [path, *written]
 
@@ -55,31 +51,5 @@ def _table(table: Table) -> list[str]:
     return [*lines, ""]
 
 
-def markdown_table(table: Table, right: Collection[str] = (), code: Collection[str] = ()
-                   ) -> list[str]:
-    """`table` as a pipe table, without its title and notes, every string inert: `right` names
-    the columns aligned right, `code` those whose identifiers (`py_square/serial/w1`) show as code.
-    """
-    lines = ["| " + " | ".join(markdown_escape(column) for column in table.columns) + " |",
-             "|" + "|".join("---:" if column in right else "---" for column in table.columns)
-             + "|"]
-    as_code = {index for index, column in enumerate(table.columns) if column in code}
-    for row in table.rows:
-        cells = [f"`{cell}`" if index in as_code and _IDENTIFIER.fullmatch(cell)
-                 else markdown_escape(cell) for index, cell in enumerate(row)]
-        lines.append("| " + " | ".join(cells) + " |")
-    return lines
-
-
 def _image(plot: Plot, images: str) -> list[str]:
     return [f"![{markdown_escape(plot.caption)}]({images}/{plot.name}.png)", ""]
-
-
-def markdown_escape(text: str) -> str:
-    """Make a string from a results file inert in Markdown: no markup, HTML or entity; one line.
-
-    Underscores inside words (`py_square`) are left alone: they never start emphasis.
-    """
-    text = visible(" ".join(text.split()))
-    text = re.sub(r"([\\`*~\[\]<>|&])", r"\\\1", text)
-    return re.sub(r"(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])", r"\\_", text)
