@@ -24,7 +24,10 @@ from mpbench.model import KernelFunc, KernelSpec
 
 RESULT_MODULUS = 2**64
 _SIZE_ATTRIBUTE = "__mpbench_size__"
-_BUILTIN_BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
+# An installed mpbench carries the built-in kernels inside the package; a checkout (or an
+# editable install) has them in benchmarks/ beside src/.
+_INSTALLED_BENCHMARKS = Path(__file__).resolve().parent / "builtin_benchmarks"
+_CHECKOUT_BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 
 
 def kernel(*, size: int) -> Callable[[KernelFunc], KernelFunc]:
@@ -49,7 +52,7 @@ def default_benchmarks_dir() -> Path:
     local = Path("benchmarks")
     if any(local.glob("bm_*.py")):
         return local
-    return _BUILTIN_BENCHMARKS
+    return _INSTALLED_BENCHMARKS if _INSTALLED_BENCHMARKS.is_dir() else _CHECKOUT_BENCHMARKS
 
 
 def discover(directory: Path) -> dict[str, KernelSpec]:
