@@ -41,28 +41,25 @@ class ScenarioProbe:
     def __init__(self) -> None:
         import psutil
 
-        from mpbench.busy import OtherLoadMeter
+        from mpbench import busy  # here, not at the top: spawned pool children import this file
 
-        self.meter = OtherLoadMeter(psutil.Process())
+        self.busy = busy
+        self.meter = busy.OtherLoadMeter(psutil.Process())
         self.reference_seconds: list[float] = []
 
     def __enter__(self) -> None:
-        from mpbench.busy import reference_loop_seconds
-
-        self.reference_seconds.append(reference_loop_seconds())
+        self.reference_seconds.append(self.busy.reference_loop_seconds())
         self.meter.start()
 
     def __exit__(self, *exc_info: object) -> None:
         self.meter.stop()
 
     def teardown(self, metadata: dict[str, MetadataValue]) -> None:
-        from mpbench.busy import cpu_pressure
-
         if ScenarioProbe.last_result is not None:
             metadata["result"] = str(ScenarioProbe.last_result)
         if self.meter.other_load is not None:
             metadata["other_load"] = round(self.meter.other_load, 4)
-        pressure = cpu_pressure()
+        pressure = self.busy.cpu_pressure()
         if pressure is not None:
             metadata["cpu_pressure"] = pressure
         if self.reference_seconds:

@@ -81,7 +81,7 @@ def summarize(frame: pd.DataFrame) -> pd.DataFrame:
     groups = grouped.ngroup().to_numpy(dtype=np.int64)
     medians = _bootstrap_scenarios(frame, groups, summary["scenario"])
     summary["median_low"], summary["median_high"] = _interval(medians)
-    baseline = _baseline_rows(summary)
+    baseline = baseline_rows(summary, ["file", "kernel"])
     summary["serial_median"] = _take(summary["median"].to_numpy(dtype=float), baseline)
     # Every executor must compute what serial computed; a difference means lost or doubled work.
     summary["result"] = grouped["result"].first().to_numpy(dtype=object)
@@ -156,13 +156,27 @@ def _interval(replicates: FloatArray) -> tuple[FloatArray, FloatArray]:
     return low, high
 
 
-def _baseline_rows(summary: pd.DataFrame) -> IntArray:
-    """Position of each row's serial scenario (same file and kernel); -1 when there is none."""
-    keys = ["file", "kernel"]
-    serial = summary.index[summary["executor"] == SERIAL]
-    lookup = pd.Series(serial, index=pd.MultiIndex.from_frame(summary.loc[serial, keys]))
-    found = lookup.reindex(pd.MultiIndex.from_frame(summary[keys]))
+def baseline_rows(points: pd.DataFrame, keys: list[str]) -> IntArray:
+    """Position of each row's serial scenario (the row with the same `keys`, e.g. file and
+    kernel); -1 when there is none. `points` has one row per scenario and a RangeIndex."""
+    serial = points.index[points["executor"] == SERIAL]
+    lookup = pd.Series(serial, index=pd.MultiIndex.from_frame(points.loc[serial, keys]))
+    found = lookup.reindex(pd.MultiIndex.from_frame(points[keys]))
     return found.fillna(-1).to_numpy(dtype=np.int64)
+
+
+def serial_medians(points: pd.DataFrame, keys: list[str]) -> FloatArray:
+    """Each row's serial median (same `keys`), NaN when there is none: a speedup's numerator."""
+    return _take(points["median"].to_numpy(dtype=float), baseline_rows(points, keys))
+
+
+def same_series(frame: pd.DataFrame, file: object, kernel: object, executor: object,
+                start_method: object) -> pd.Series[bool]:
+    """Rows of one scaling series: a file's kernel run by one executor and start method
+    (a missing start method, as for threads, matches a missing one)."""
+    method = start_method if isinstance(start_method, str) else ""
+    return ((frame["file"] == file) & (frame["kernel"] == kernel)
+            & (frame["executor"] == executor) & (frame["start_method"].fillna("") == method))
 
 
 def _take(array: FloatArray, rows: IntArray) -> FloatArray:

@@ -22,7 +22,8 @@ from mpbench import __version__
 from mpbench.errors import MpbenchError, UsageError
 from mpbench.executors import EXECUTORS
 from mpbench.kernels import default_benchmarks_dir, discover
-from mpbench.machine import machine_name
+from mpbench.machine import collect as collect_machine
+from mpbench.machine import machine_name, usable_cpus
 from mpbench.matrix import (
     DEFAULT_BLAS_THREADS,
     DEFAULT_TASKS_PER_WORKER,
@@ -198,10 +199,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     console = Console(highlight=False)
     try:
-        if args.command == "run":
-            return _run(args, console)
-        return {"list": _list, "show": _show, "report": _report, "export": _export,
-                "compare": _compare, "history": _history,
+        return {"run": _run, "list": _list, "show": _show, "report": _report,
+                "export": _export, "compare": _compare, "history": _history,
                 "doctor": _doctor}[args.command](args, console)
     except MpbenchError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -253,19 +252,16 @@ def _plan(args: argparse.Namespace, usable_cpus: int) -> tuple[MatrixOptions, li
 
 
 def _list(args: argparse.Namespace, console: Console) -> int:
-    from mpbench.machine import usable_cpus
-
     for scenario in _plan(args, usable_cpus())[1]:
         console.print(scenario.id, markup=False)
     return 0
 
 
 def _run(args: argparse.Namespace, console: Console) -> int:
-    from mpbench import machine as machine_facts
     from mpbench.runner import RunSettings, run_all
     from mpbench.views import ProgressView, print_machine, print_results
 
-    machine = machine_facts.collect(args.machine)
+    machine = collect_machine(args.machine)
     results, scenarios, destination = (_resumed if args.resume else _new_run)(args, machine)
     timeout = float(results.options["timeout"])
     settings = RunSettings(profile=PROFILES[results.options["matrix"]["profile"]],
@@ -399,10 +395,7 @@ def _export(args: argparse.Namespace, console: Console) -> int:
     if suffix not in (".csv", ".parquet"):
         raise UsageError(f"-o {args.output}: export writes .csv or .parquet")
     data = frame.to_csv(index=False).encode() if suffix == ".csv" else frame.to_parquet(index=False)
-    try:
-        write_atomically(args.output, data)
-    except OSError as exc:
-        raise UsageError(f"cannot write {args.output}: {exc.strerror or exc}") from None
+    write_atomically(args.output, data)  # an unwritable path: main's OSError branch says so
     console.print(f"wrote {len(frame)} rows to {args.output}", markup=False)
     return 0
 

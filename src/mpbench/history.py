@@ -37,6 +37,7 @@ from matplotlib.figure import Figure
 from numpy.lib.stride_tricks import sliding_window_view
 from scipy import stats
 
+from mpbench.analysis import SERIAL, serial_medians
 from mpbench.errors import ResultsFileError, UsageError
 from mpbench.frame import results_paths, to_frame
 from mpbench.model import Machine
@@ -142,10 +143,9 @@ def _points(frame: pd.DataFrame) -> pd.DataFrame:
         start_method=("start_method", "first"), workers=("workers", "first"),
         median=("value", "median"),
     ).reset_index()
-    serial = points[points["executor"] == "serial"].set_index(["run", "kernel"])["median"]
-    baseline = serial.reindex(pd.MultiIndex.from_frame(points[["run", "kernel"]])).to_numpy()
-    points["speedup"] = np.where(points["executor"] == "serial", np.nan,
-                                 baseline / points["median"].to_numpy())
+    points["speedup"] = np.where(points["executor"] == SERIAL, np.nan,
+                                 serial_medians(points, ["run", "kernel"])
+                                 / points["median"].to_numpy())
     points["label"] = [f"{executor_label(str(executor), method)} w{workers}" for
                        executor, method, workers in
                        zip(points["executor"], points["start_method"], points["workers"],

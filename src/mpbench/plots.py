@@ -20,7 +20,7 @@ from matplotlib.artist import Artist
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from mpbench.analysis import THREAD_EXECUTORS, amdahl_speedup
+from mpbench.analysis import SERIAL, THREAD_EXECUTORS, amdahl_speedup, same_series
 from mpbench.tables import executor_label
 
 PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2",
@@ -42,7 +42,7 @@ def _grid(kernels: Sequence[str], title: str) -> tuple[Figure, list[Axes]]:
 
 def _curves(summary: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
     """(label, points sorted by workers) for each executor and start method, serial left out."""
-    parallel = summary[summary["executor"] != "serial"]
+    parallel = summary[summary["executor"] != SERIAL]
     return [
         (executor_label(str(executor), start_method), group.sort_values("workers"))
         for (executor, start_method), group in parallel.groupby(
@@ -119,7 +119,7 @@ def efficiency_figure(summary: pd.DataFrame, title: str = "Parallel efficiency")
 def startup_figure(summary: pd.DataFrame, title: str = "Executor start-up") -> Figure:
     """Median time to create each executor and get one trivial task back from every worker, at
     the largest worker count, by executor and start method (log scale: µs to seconds)."""
-    parallel = summary[(summary["executor"] != "serial") & summary["startup_s"].notna()]
+    parallel = summary[(summary["executor"] != SERIAL) & summary["startup_s"].notna()]
     top = parallel[parallel["workers"] == parallel["workers"].max()]
     costs = top.assign(start_method=top["start_method"].fillna("in-process")).groupby(
         ["executor", "start_method"], sort=False)["startup_s"].median()
@@ -191,16 +191,11 @@ def _is_thread_label(label: str) -> bool:
 
 def _fitted_sigma(fits: pd.DataFrame, kernel: str, points: pd.DataFrame) -> float | None:
     first = points.iloc[0]
-    match = fits[(fits["file"] == first["file"]) & (fits["kernel"] == kernel)
-                 & (fits["executor"] == first["executor"])
-                 & (fits["start_method"].fillna("") == _text(first["start_method"]))]
+    match = fits[same_series(fits, first["file"], kernel, first["executor"],
+                             first["start_method"])]
     if match.empty or not np.isfinite(match["amdahl_sigma"].iloc[0]):
         return None
     return float(match["amdahl_sigma"].iloc[0])
-
-
-def _text(value: object) -> str:
-    return value if isinstance(value, str) else ""
 
 
 def _mark_oversubscribed(axes: Axes, summary: pd.DataFrame) -> None:
@@ -214,7 +209,7 @@ def _mark_oversubscribed(axes: Axes, summary: pd.DataFrame) -> None:
 def _kernel_title(kernel: str, summary: pd.DataFrame) -> str:
     """The kernel's name, and a warning when its serial baseline (and so every speedup of it)
     was measured on a busy machine or a slowed CPU."""
-    serial = summary[summary["executor"] == "serial"]
+    serial = summary[summary["executor"] == SERIAL]
     if (serial["contended"] | serial["slowed"]).any():
         return f"{kernel}\n(serial run disturbed: all its speedups uncertain)"
     return kernel
@@ -223,7 +218,7 @@ def _kernel_title(kernel: str, summary: pd.DataFrame) -> str:
 def _mark_disturbed(axes: Axes, summary: pd.DataFrame, value: str) -> None:
     """Ring the points measured on a busy machine (`!`) or a slowed CPU (`~`): trust them less."""
     disturbed = summary[summary["contended"] | summary["slowed"]]
-    disturbed = disturbed[disturbed["executor"] != "serial"]
+    disturbed = disturbed[disturbed["executor"] != SERIAL]
     if not disturbed.empty:
         axes.scatter(disturbed["workers"], disturbed[value], s=140, facecolors="none",
                      edgecolors="black", linewidths=1.2, zorder=5,

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from mpbench.analysis import same_series
 from mpbench.frame import CONTENDED_LOAD, SLOWED
 from mpbench.storage import Results
 
@@ -131,10 +132,8 @@ def fits_table(fits: pd.DataFrame, summary: pd.DataFrame, title: str = "Scaling 
     """Per kernel × executor: Amdahl's serial fraction, Karp–Flatt at the most workers, USL."""
     rows = []
     for fit in fits.to_dict("records"):
-        points = summary[(summary["file"] == fit["file"]) & (summary["kernel"] == fit["kernel"])
-                         & (summary["executor"] == fit["executor"])
-                         & (summary["start_method"].fillna("") == _text(fit["start_method"]))
-                         & ~summary["oversubscribed"]]
+        points = summary[same_series(summary, fit["file"], fit["kernel"], fit["executor"],
+                                     fit["start_method"]) & ~summary["oversubscribed"]]
         widest = points.sort_values("workers").iloc[-1] if not points.empty else None
         karp_flatt = ("n/a" if widest is None or widest["workers"] < 2
                       else f"{widest['karp_flatt']:.3f} at {int(widest['workers'])}")
@@ -157,10 +156,6 @@ def _peak(workers: float) -> str:
     if math.isinf(workers):
         return "no peak"
     return f"peaks at {workers:.0f} worker{'s' if round(workers) != 1 else ''}"
-
-
-def _text(value: object) -> str:
-    return value if isinstance(value, str) else ""
 
 
 def failures_table(all_results: Sequence[Results], summary: pd.DataFrame) -> Table:

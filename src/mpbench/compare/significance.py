@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
+from mpbench.analysis import SERIAL
 from mpbench.compare.gates import DEFAULT_THRESHOLD, Gate
 from mpbench.compare.stats import ScenarioStats
 
@@ -125,6 +126,6 @@ def _serial_ids(side: Mapping[str, ScenarioStats]) -> dict[str, str]:
     """Kernel → the id of its serial scenario in the same file: every speedup's baseline."""
     serials: dict[str, str] = {}
     for sid, item in side.items():
-        if item.executor == "serial":
+        if item.executor == SERIAL:
             serials.setdefault(item.kernel, sid)
     return serials

@@ -17,6 +17,7 @@ from mpbench import __version__
 from mpbench.analysis import gil_verdicts, scaling_fits, summarize
 from mpbench.errors import UsageError
 from mpbench.frame import to_frame
+from mpbench.machine import machine_name
 from mpbench.plots import efficiency_figure, machines_figure, speedup_figure, startup_figure
 from mpbench.storage import Results
 from mpbench.tables import (
@@ -73,7 +74,7 @@ def build(all_results: Sequence[Results], generated: str | None = None) -> Repor
         label = labels[file]
         mine = summary[summary["file"] == file]
         my_fits = fits[fits["file"] == file]
-        slug = _slug(label)
+        slug = machine_name(label)  # a file-name-safe form of the label
         sections.append(MachineSection(
             label=label,
             speedups=speedup_table(mine, f"{label}: median time and speedup over serial"),
@@ -116,7 +117,3 @@ def write(report: Report, path: Path) -> list[Path]:
     if path.suffix == ".md":
         return markdown.write(report, path)
     raise UsageError(f"-o {path}: a report is .html or .md")
-
-
-def _slug(label: str) -> str:
-    return "".join(c if c.isalnum() or c in "-_." else "-" for c in label).strip("-") or "file"
