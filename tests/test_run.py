@@ -72,3 +72,16 @@ def test_the_default_path_is_results_machine_timestamp(tmp_path: Path) -> None:
     [path] = (tmp_path / "results" / "box").iterdir()
     assert path.name.endswith("Z.json") and len(path.name) == len("20261125T101112Z.json")
     assert f"results saved to results/box/{path.name}" in completed.stdout
+
+
+def test_the_run_path_stays_light() -> None:
+    """Progress and saving import neither SciPy nor matplotlib; the pyperf worker not even
+    pandas (SciPy loading its own OpenBLAS also changed the recorded BLAS facts)."""
+    code = ("import sys, mpbench.cli, mpbench.runner, mpbench.views, mpbench._worker;"
+            "print(sorted(m for m in ('scipy', 'matplotlib') if m in sys.modules))")
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True).stdout.strip() == "[]"
+    worker = ("import sys, mpbench._worker, mpbench.busy, mpbench.machine;"
+              "print(sorted(m for m in ('pandas', 'scipy', 'matplotlib') if m in sys.modules))")
+    assert subprocess.run([sys.executable, "-c", worker], capture_output=True, text=True,
+                          check=True).stdout.strip() == "[]"

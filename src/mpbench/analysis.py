@@ -170,15 +170,6 @@ def serial_medians(points: pd.DataFrame, keys: list[str]) -> FloatArray:
     return _take(points["median"].to_numpy(dtype=float), baseline_rows(points, keys))
 
 
-def same_series(frame: pd.DataFrame, file: object, kernel: object, executor: object,
-                start_method: object) -> pd.Series[bool]:
-    """Rows of one scaling series: a file's kernel run by one executor and start method
-    (a missing start method, as for threads, matches a missing one)."""
-    method = start_method if isinstance(start_method, str) else ""
-    return ((frame["file"] == file) & (frame["kernel"] == kernel)
-            & (frame["executor"] == executor) & (frame["start_method"].fillna("") == method))
-
-
 def _take(array: FloatArray, rows: IntArray) -> FloatArray:
     """`array[rows]`, with NaN where the row is -1."""
     taken = array[rows]

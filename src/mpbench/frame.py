@@ -121,3 +121,12 @@ def _number(metadata: dict[str, Any], name: str, kind: type[int] | type[float]) 
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
     return kind(value) if kind is float or isinstance(value, int) else None
+
+
+def same_series(frame: pd.DataFrame, file: object, kernel: object, executor: object,
+                start_method: object) -> pd.Series[bool]:
+    """Rows of one scaling series: a file's kernel run by one executor and start method
+    (a missing start method, as for threads, matches a missing one)."""
+    method = start_method if isinstance(start_method, str) else ""
+    return ((frame["file"] == file) & (frame["kernel"] == kernel)
+            & (frame["executor"] == executor) & (frame["start_method"].fillna("") == method))

@@ -150,8 +150,9 @@ def thread_pools() -> str:
     ships it: `openblas (numpy.libs) 2 threads`."""
     from threadpoolctl import threadpool_info
 
-    return ", ".join(f"{info['internal_api']} ({Path(info['filepath']).parent.name}) "
-                     f"{info['num_threads']} threads" for info in threadpool_info())
+    # Sorted: threadpoolctl lists libraries in load order, which varies with import order.
+    return ", ".join(sorted(f"{info['internal_api']} ({Path(info['filepath']).parent.name}) "
+                            f"{info['num_threads']} threads" for info in threadpool_info()))
 
 
 def blas_summary() -> str:

@@ -20,7 +20,8 @@ from matplotlib.artist import Artist
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from mpbench.analysis import SERIAL, THREAD_EXECUTORS, amdahl_speedup, same_series
+from mpbench.analysis import SERIAL, THREAD_EXECUTORS, amdahl_speedup
+from mpbench.frame import same_series
 from mpbench.tables import executor_label
 
 PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2",

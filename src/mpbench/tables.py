@@ -13,8 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from mpbench.analysis import same_series
-from mpbench.frame import CONTENDED_LOAD, SLOWED
+from mpbench.frame import CONTENDED_LOAD, SLOWED, same_series
 from mpbench.storage import Results
 
 
