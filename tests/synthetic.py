@@ -17,7 +17,16 @@ import numpy as np
 import pandas as pd
 import pyperf
 
-from mpbench.model import Machine, Scenario
+from mpbench.matrix import MatrixOptions
+from mpbench.model import (
+    BASELINE_FIRST,
+    BASELINE_VALUES,
+    Machine,
+    RoundRecord,
+    Scenario,
+    encode_series,
+)
+from mpbench.options import StoredOptions
 from mpbench.storage import Results, save
 
 Model = Callable[[str, str, int], float]  # (kernel, executor, workers) -> seconds
@@ -65,17 +74,30 @@ def plan(kernels: Sequence[str], executors: Sequence[str], workers: Sequence[int
     return scenarios
 
 
+def options(profile: str = "quick", seed: int = 7, precision: float | None = 0.05
+            ) -> StoredOptions:
+    return StoredOptions(MatrixOptions(profile=profile), timeout=300.0, seed=seed,
+                         precision=precision, max_seconds=150.0)
+
+
 def benchmark(item: Scenario, seconds: float, rng: random.Random, *, noise: float = 0.02,
               processes: int = 2, values: int = 3, startup: float = 0.01, cpus_granted: int = 2,
-              date: str = "2026-11-01 12:00:00") -> pyperf.Benchmark:
+              date: str = "2026-11-01 12:00:00", baseline_seconds: float | None = None
+              ) -> pyperf.Benchmark:
+    """`processes` visits of `item` with `values` values around `seconds` each; with
+    `baseline_seconds`, each value is paired with a baseline call around that."""
     runs = []
-    for _ in range(processes):
-        metadata = {
+    for visit in range(processes):
+        metadata: dict[str, object] = {
             **item.to_metadata(), "name": item.id, "unit": "second", "loops": 1,
             "startup_s": startup, "cpus_granted": cpus_granted, "gil_enabled": "yes",
-            "blas": "none loaded", "result": "12345", "date": date,
+            "blas": "none loaded", "result": "12345", "date": date, "round": visit,
         }
         samples = [seconds * rng.lognormvariate(0, noise) for _ in range(values)]
+        if baseline_seconds is not None:
+            paired = [baseline_seconds * rng.lognormvariate(0, noise) for _ in range(values)]
+            metadata[BASELINE_VALUES] = encode_series(paired)
+            metadata[BASELINE_FIRST] = 1
         runs.append(pyperf.Run(samples, warmups=[(1, seconds)], metadata=metadata,
                                collect_metadata=False))
     return pyperf.Benchmark(runs)
@@ -92,15 +114,21 @@ def results(scenarios: Sequence[Scenario], model: Model, *, seed: int = 1,
     benchmark_options.setdefault("cpus_granted", the_machine.usable_cpus)
     benchmarks = [
         benchmark(item, model(item.kernel, item.executor, item.workers), rng,
+                  baseline_seconds=None if item.executor == "serial"
+                  else model(item.kernel, "serial", 1),
                   **benchmark_options)  # type: ignore[arg-type]
         for item in scenarios if item.id not in failed
     ]
     metadata = the_machine.to_metadata()
     for bench in benchmarks:
         bench.update_metadata(metadata)
-    return Results(machine=the_machine, benchmarks=benchmarks, plan=list(scenarios),
-                   failures=[Failure(item, reason) for item, reason in failures],
-                   options={"matrix": {"profile": "quick"}, "timeout": 300.0})
+    visits = int(benchmark_options.get("processes", 2))  # type: ignore[call-overload]
+    rounds = [RoundRecord(index, f"2026-11-01T12:00:{index:02d}+00:00", len(scenarios),
+                          single_core_ms=9.0 + 0.1 * index, effective_cores=1.9)
+              for index in range(visits)]
+    return Results(machine=the_machine, options=options(), benchmarks=benchmarks,
+                   plan=list(scenarios), rounds=rounds,
+                   failures=[Failure(item, reason) for item, reason in failures])
 
 
 def write(result: Results, path: Path) -> Path:
@@ -129,10 +157,18 @@ def true_seconds(frame: pd.DataFrame, model: Model) -> np.ndarray:
                      zip(frame["kernel"], frame["executor"], frame["workers"], strict=True)])
 
 
-def renoised(frame: pd.DataFrame, seconds: np.ndarray, rng: np.random.Generator, *,
-             noise: float) -> pd.DataFrame:
-    """`frame` with fresh values, `seconds` × lognormal noise: many trials without pyperf files."""
-    return frame.assign(value=seconds * rng.lognormal(0.0, noise, len(frame)))
+def true_baseline_seconds(frame: pd.DataFrame, model: Model) -> np.ndarray:
+    """The noiseless time of each row's paired baseline call (NaN for unpaired rows)."""
+    serial = np.array([model(kernel, "serial", 1) for kernel in frame["kernel"]])
+    return np.where(frame["baseline_s"].notna(), serial, np.nan)
+
+
+def renoised(frame: pd.DataFrame, seconds: np.ndarray, baseline: np.ndarray,
+             rng: np.random.Generator, *, noise: float) -> pd.DataFrame:
+    """`frame` with fresh values and paired baselines around `seconds` and `baseline`, times
+    lognormal noise: many trials without pyperf files."""
+    return frame.assign(value=seconds * rng.lognormal(0.0, noise, len(frame)),
+                        baseline_s=baseline * rng.lognormal(0.0, noise, len(frame)))
 
 
 def contended(result: Results, scenario_ids: Sequence[str], other_load: float = 1.5) -> Results:

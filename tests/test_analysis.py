@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -11,41 +11,58 @@ import pytest
 from mpbench.analysis import (
     NOT_ENOUGH_DATA,
     amdahl_speedup,
-    bootstrap_medians,
     gil_verdicts,
     scaling_fits,
     summarize,
     usl_speedup,
 )
+from mpbench.estimates import bootstrap_medians
 from mpbench.frame import COLUMNS
 
 THREADS = ("threads", "thread_pool")
 Point = tuple[str, int, float]  # (executor, workers, median seconds)
 
 
+Speed = Callable[[int, int, int], float]  # (scenario index, visit, sample) → the CPU's slowness
+
+
+def steady(scenario: int, visit: int, sample: int) -> float:
+    return 1.0
+
+
 def frame_of(points: Iterable[Point], *, kernel: str = "py_square", usable_cpus: int = 64,
              processes: int = 2, values: int = 3, noise: float = 0.0, seed: int = 0,
-             contended: Sequence[str] = (), slowed: Sequence[str] = ()) -> pd.DataFrame:
-    """The tidy frame for one file: each point's values are its median times lognormal noise.
+             contended: Sequence[str] = (), slowed: Sequence[str] = (),
+             speed: Speed = steady) -> pd.DataFrame:
+    """The tidy frame for one file: each point's values are its median times lognormal noise,
+    times the machine's slowness `speed` at that moment; every parallel value is paired with a
+    serial call at the same moment (when the points have a serial one).
 
     Scenario ids listed in `contended` get their first value marked as taken on a busy machine;
     those in `slowed` had their reference loop run 30 % slower than the others'.
     """
     rng = np.random.default_rng(seed)
+    points = list(points)
+    serial = next((median for executor, _, median in points if executor == "serial"), None)
     rows = []
-    for executor, workers, median in points:
+    for index, (executor, workers, median) in enumerate(points):
         start_method = None if executor in ("serial", *THREADS) else "fork"
         scenario = f"{kernel}/{executor}/w{workers}" + (f"/{start_method}" if start_method else "")
+        paired = executor != "serial" and serial is not None
         for process in range(processes):
             for sample in range(values):
+                slowness = speed(index, process, sample)
+                noisy = rng.lognormal(0, noise, 2) if noise else np.ones(2)
                 rows.append({
                     "file": "results.json", "machine": "box", "python": "3.12.1",
                     "scenario": scenario, "kernel": kernel, "executor": executor,
                     "start_method": start_method, "workers": workers, "size": 1000,
                     "tasks": 4 * workers, "blas_threads": 1, "kernel_hash": "hash",
                     "usable_cpus": usable_cpus, "cpus_granted": usable_cpus,
-                    "gil_enabled": True, "process": process, "sample": sample,
-                    "value": median * rng.lognormal(0, noise) if noise else median,
+                    "gil_enabled": True, "process": process, "round": process,
+                    "sample": sample, "value": median * slowness * noisy[0],
+                    "baseline_s": serial * slowness * noisy[1] if paired and serial else None,
+                    "baseline_first": sample % 2 == 0 if paired else None,
                     "startup_s": 0.01, "other_load": 0.0,
                     "contended": scenario in contended and process == sample == 0,
                     "reference_ms": 5.2 if scenario in slowed else 4.0,
@@ -103,20 +120,45 @@ def test_median_interval_contains_the_true_median_and_narrows_with_more_samples(
 def test_intervals_are_deterministic_and_need_two_values() -> None:
     frame = frame_of(scaling("pool_map", {2: 1.8}), noise=0.05)
     assert summarize(frame).equals(summarize(frame))
-    single = summarize(frame_of([("serial", 1, 0.1)], processes=1, values=1))
-    assert single[["median_low", "median_high", "speedup_low", "speedup_high"]].isna().all(
-        axis=None)
+    single = summarize(frame_of(scaling("pool_map", {2: 1.8}), processes=1, values=1))
+    assert single[["median_low", "median_high"]].isna().all(axis=None)
+    assert row(single, "pool_map", 2)[["speedup_low", "speedup_high"]].isna().all()
+    assert row(single, "serial", 1)[["speedup_low", "speedup_high"]].tolist() == [1.0, 1.0]
 
 
-def test_speedup_interval_resamples_the_serial_run_too() -> None:
-    summary = summarize(frame_of(scaling("pool_map", {2: 1.8}), noise=0.05))
+def test_speedup_comes_from_the_pairs_with_an_interval_around_the_truth() -> None:
+    summary = summarize(frame_of(scaling("pool_map", {2: 1.8}), processes=4, values=5,
+                                 noise=0.05))
     serial, parallel = row(summary, "serial", 1), row(summary, "pool_map", 2)
     assert (serial["speedup_low"], serial["speedup_high"]) == (1.0, 1.0)  # the reference itself
-    assert parallel["speedup_low"] < parallel["speedup"] < parallel["speedup_high"]
+    assert parallel["speedup_low"] < 1.8 < parallel["speedup_high"]
+    assert parallel["speedup"] == pytest.approx(1.8, rel=0.05)
     assert parallel["efficiency_high"] == pytest.approx(parallel["speedup_high"] / 2)
-    # wider than the parallel median's own relative interval: two uncertain medians, not one
-    relative = parallel["median_high"] / parallel["median_low"]
-    assert parallel["speedup_high"] / parallel["speedup_low"] > relative
+
+
+def ramp(scenario: int, visit: int, sample: int) -> float:
+    """A machine that slows steadily through the run: scenarios are timed one after another,
+    each over 2 visits × 3 values, and the last runs about 60 % slower than the first."""
+    return 1 + 0.1 * (scenario * 6 + visit * 3 + sample) / 6
+
+
+def step(scenario: int, visit: int, sample: int) -> float:
+    """The CPU runs 38 % slower from the second scenario on, as a shared host can."""
+    return 1.0 if scenario == 0 else 1.38
+
+
+@pytest.mark.parametrize("speed", [ramp, step])
+def test_paired_speedups_hold_when_the_machine_drifts(speed: Speed) -> None:
+    """Separately timed medians carry the drift between baseline and scenario into the ratio;
+    pairs timed back to back do not."""
+    truth = {1: 0.95, 2: 1.8, 4: 3.2, 8: 5.0}
+    summary = summarize(frame_of(scaling("pool_map", truth), noise=0.02, speed=speed))
+    serial_median = row(summary, "serial", 1)["median"]
+    for workers, expected in truth.items():
+        point = row(summary, "pool_map", workers)
+        assert point["speedup"] == pytest.approx(expected, rel=0.04)
+        separate = serial_median / point["median"]  # the old estimate: timed apart
+        assert abs(separate / expected - 1) > 0.08
 
 
 def test_a_process_is_resampled_whole() -> None:

@@ -103,7 +103,7 @@ def test_html_is_self_contained_and_escaped(stepped: tuple[Path, History],
     assert page.count('src="data:image/png;base64,') == 1  # one kernel
     assert "<script" not in page and "http" not in page.replace("http-equiv", "")
     row = re.search(r"<tr><td class=\"worse\">slower</td>(.*?)</tr>", page)
-    assert row is not None and SLOWED in row.group(1) and "1.20×" in row.group(1)
+    assert row is not None and SLOWED in row.group(1) and re.search(r"1\.2\d×", row.group(1))
     assert "Fewer than one series of pure noise in 200\nshows a step" in page
 
 

@@ -20,7 +20,8 @@ def summary_8cpu() -> pd.DataFrame:
 
 
 def test_speedup_figure(summary_8cpu: pd.DataFrame) -> None:
-    figure = plots.speedup_figure(summary_8cpu, scaling_fits(summary_8cpu))
+    fits = scaling_fits(summary_8cpu)
+    figure = plots.speedup_figure(summary_8cpu, fits)
     axes = [a for a in figure.axes if a.get_visible()]
     assert [a.get_title() for a in axes] == ["py_square", "np_count"]
     for a in axes:
@@ -28,7 +29,10 @@ def test_speedup_figure(summary_8cpu: pd.DataFrame) -> None:
         assert [t.get_text() for t in a.get_xticklabels()] == ["1", "2", "4", "8"]
         assert [line.get_label() for line in a.get_lines() if line.get_label() == "ideal"]
         assert len(a.containers) == 3  # a line with error bars per executor
-        assert len([line for line in a.get_lines() if line.get_linestyle() == ":"]) == 3  # Amdahl
+        # an Amdahl curve only where the fitted serial fraction is one (0 ≤ σ ≤ 1)
+        sigmas = fits.loc[fits["kernel"] == a.get_title(), "amdahl_sigma"]
+        assert len([line for line in a.get_lines() if line.get_linestyle() == ":"]) == int(
+            sigmas.between(0, 1).sum()) >= 2
     legend = figure.legends[0]
     assert [t.get_text() for t in legend.get_texts()] == [
         "ideal", "threads", "pool_map (fork)", "process_pool (fork)"]
@@ -58,10 +62,15 @@ def test_machines_figure_colours_machines(golden_2cpu: Path, golden_8cpu: Path) 
     labels = {str(golden_2cpu): "golden-2cpu", str(golden_8cpu): "golden-8cpu"}
     figure = plots.machines_figure(summary, labels)
     labels = [t.get_text() for t in figure.legends[0].get_texts()]
-    assert labels == ["ideal", "golden-2cpu: threads", "golden-2cpu: process_pool (fork)",
-                      "golden-8cpu: threads", "golden-8cpu: process_pool (fork)"]
+    # per file and kernel, its best thread and best process executor (which is best is noise)
+    assert labels[0] == "ideal"
+    for machine in ("golden-2cpu", "golden-8cpu"):
+        executors = [label.split(": ")[1] for label in labels if label.startswith(machine)]
+        assert executors[0] == "threads"
+        assert set(executors[1:]) <= {"pool_map (fork)", "process_pool (fork)"}
+        assert executors[1:]
     colours = {bars.get_label(): bars.lines[0].get_color() for bars in figure.axes[0].containers}
-    assert colours["golden-2cpu: threads"] == colours["golden-2cpu: process_pool (fork)"]
+    assert colours["golden-2cpu: threads"] == colours[labels[2]]
     assert colours["golden-2cpu: threads"] != colours["golden-8cpu: threads"]
 
 

@@ -86,9 +86,45 @@ BAD_FILES = {
     "binary.json": (b"\xff\xfe\x00garbage", "is not a text JSON file"),
     "future.json": ('{"version": "1.0", "benchmarks": [], "mpbench": {"format": 99}}',
                     "has mpbench format 99"),
-    "bad-machine.json": ('{"version": "1.0", "benchmarks": [], "mpbench": {"format": 1, '
+    "bad-machine.json": ('{"version": "1.0", "benchmarks": [], "mpbench": {"format": 2, '
                          '"machine": {"name": 3}}}', "damaged"),
+    "old-format.json": ('{"version": "1.0", "benchmarks": [], "mpbench": {"format": 1}}',
+                        "has mpbench format 1; this mpbench reads format 2"),
 }
+
+
+def _with_options(change: dict[str, object]) -> dict[str, object]:
+    data = json.loads(json.dumps(synthetic.options().to_dict()))
+    data.update(change)
+    return data
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    ({"seed": "7"}, "'seed' is not a whole number"),
+    ({"timeout": -1}, "'timeout' is not a valid number"),
+    ({"precision": 2}, "'precision' is not a valid number"),
+    ({"max_seconds": None}, "'max_seconds' is not a valid number"),
+    ({"matrix": {"profile": "quick"}}, "'matrix' has missing or unknown fields"),
+])
+def test_stored_options_are_checked_field_by_field(tmp_path: Path, change: dict[str, object],
+                                                   message: str) -> None:
+    path = save(small_results(), tmp_path / "run.json", replace=False)
+    data = json.loads(path.read_text())
+    data["mpbench"]["options"] = _with_options(change)
+    path.write_text(json.dumps(data))
+    with pytest.raises(ResultsFileError, match=f"damaged: the run's options: {message}"):
+        read(path)
+
+
+def test_rounds_and_visits_round_trip(tmp_path: Path) -> None:
+    from mpbench.model import RoundRecord
+
+    original = small_results()
+    original.rounds = [RoundRecord(0, "2026-12-01T10:00:00+00:00", 3, 9.5, 1.8),
+                       RoundRecord(1, "2026-12-01T10:00:05+00:00", 3, None, None)]
+    loaded = read(save(original, tmp_path / "run.json", replace=False))
+    assert loaded.rounds == original.rounds
+    assert loaded.visit_counts() == {"py_square/serial/w1": 2, "py_square/pool_map/w1/fork": 2}
 
 
 @pytest.mark.parametrize("name", sorted(BAD_FILES))

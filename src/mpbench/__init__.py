@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from mpbench.kernels import kernel
+from mpbench.matrix import MatrixOptions
+from mpbench.options import RunOptions
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -12,8 +14,11 @@ if TYPE_CHECKING:
 
     import pandas as pd
 
+    from mpbench.runner import Observer
+    from mpbench.storage import Results
+
 __version__ = "0.1.0"
-__all__ = ["__version__", "kernel", "load"]
+__all__ = ["MatrixOptions", "RunOptions", "__version__", "kernel", "load", "run"]
 
 
 def load(paths: str | PathLike[str] | Iterable[str | PathLike[str]]) -> pd.DataFrame:
@@ -21,3 +26,11 @@ def load(paths: str | PathLike[str] | Iterable[str | PathLike[str]]) -> pd.DataF
     from mpbench.frame import load as load_frame  # pandas only when asked for
 
     return load_frame(paths)
+
+
+def run(options: RunOptions | None = None, observer: Observer | None = None) -> Results:
+    """Measure what `options` ask for (the defaults: the built-in suite, quick profile), save
+    the results file, and return its results; `observer` is told of each round and visit."""
+    from mpbench.runs import run as run_options
+
+    return run_options(options, observer)

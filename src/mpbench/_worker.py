@@ -1,9 +1,13 @@
 """The pyperf program that times one scenario: the only place a `pyperf.Runner` is created.
 
-The orchestrator runs `python -m mpbench._worker --scenario JSON [pyperf options]`. That process
-is pyperf's manager: it re-runs this same command with `--worker` once per timing process, and
-each worker imports the one kernel it needs, sets up the executor outside the timed region, and
-times `executor.run(tasks)`.
+The orchestrator runs `python -m mpbench._worker --worker --scenario JSON [--baseline JSON]
+[pyperf options]` once per visit of a scenario: one pyperf timing process, which imports the one
+kernel it needs, sets up the executor outside the timed region, and times `executor.run(tasks)`.
+
+With `--baseline` (every parallel scenario) each timed call is paired with a call of the kernel's
+serial baseline in the same process, in ABBA order (scenario first, then second, then first…),
+so a change of machine speed hits both sides of the pair alike; the baseline's times are kept
+beside the values, pair by pair, in the run's metadata.
 
 Spawned pool children import this module as `__mp_main__`, so nothing heavy is imported at the
 top; pyperf itself is imported inside `main`.
@@ -20,7 +24,14 @@ from typing import Any, ClassVar
 
 from mpbench.executors import EXECUTORS, Executor, Task, split_range, trivial_tasks
 from mpbench.kernels import combine, load_kernel
-from mpbench.model import FAILURE_MARKER, MetadataValue, Scenario
+from mpbench.model import (
+    BASELINE_FIRST,
+    BASELINE_VALUES,
+    FAILURE_MARKER,
+    MetadataValue,
+    Scenario,
+    encode_series,
+)
 
 HOOK_NAME = "mpbench"
 # Read by BLAS/OpenMP libraries when they load, so children started later inherit the limit.
@@ -37,8 +48,12 @@ class ScenarioProbe:
     """
 
     last_result: ClassVar[int | None] = None
+    baseline_seconds: ClassVar[list[float]] = []  # the paired baseline's times, value by value
+    baseline_first: ClassVar[bool | None] = None  # did the first value's baseline run first?
 
     def __init__(self) -> None:
+        ScenarioProbe.baseline_seconds = []  # a new probe: pyperf starts a new series
+        ScenarioProbe.baseline_first = None
         import psutil
 
         from mpbench import busy  # here, not at the top: spawned pool children import this file
@@ -64,6 +79,9 @@ class ScenarioProbe:
             metadata["cpu_pressure"] = pressure
         if self.reference_seconds:
             metadata["reference_ms"] = round(statistics.median(self.reference_seconds) * 1e3, 4)
+        if ScenarioProbe.baseline_seconds:
+            metadata[BASELINE_VALUES] = encode_series(ScenarioProbe.baseline_seconds)
+            metadata[BASELINE_FIRST] = int(bool(ScenarioProbe.baseline_first))
 
 
 class _ProbeEntryPoint:
@@ -76,15 +94,44 @@ class _ProbeEntryPoint:
         return ScenarioProbe
 
 
-def time_calls(loops: int, executor: Executor, tasks: list[Task]) -> float:
-    """pyperf's time function: seconds for `loops` calls of `executor.run(tasks)`."""
+def timed(loops: int, executor: Executor, tasks: list[Task]) -> tuple[float, int]:
+    """Seconds for `loops` calls of `executor.run(tasks)`, and the combined result."""
     partials: list[int] = []
     started = time.perf_counter()
     for _ in range(loops):
         partials = executor.run(tasks)
-    elapsed = time.perf_counter() - started
-    ScenarioProbe.last_result = combine(partials)
+    return time.perf_counter() - started, combine(partials)
+
+
+def time_calls(loops: int, executor: Executor, tasks: list[Task]) -> float:
+    """pyperf's time function: seconds for `loops` calls of `executor.run(tasks)`."""
+    elapsed, ScenarioProbe.last_result = timed(loops, executor, tasks)
     return elapsed
+
+
+class PairedCalls:
+    """pyperf's time function for a paired visit: times the baseline and the scenario back to
+    back, alternating which goes first, keeps the baseline's time and returns the scenario's."""
+
+    def __init__(self, baseline: Executor, baseline_tasks: list[Task]) -> None:
+        self.baseline = baseline
+        self.baseline_tasks = baseline_tasks
+        self.calls = 0
+
+    def __call__(self, loops: int, executor: Executor, tasks: list[Task]) -> float:
+        # The scenario goes first in the first call (a warmup, when there is one), so a kernel
+        # that crashes its process is caught by the executor, which says how its worker ended.
+        baseline_first = self.calls % 2 == 1
+        self.calls += 1
+        if baseline_first:
+            baseline, _ = timed(loops, self.baseline, self.baseline_tasks)
+        elapsed, ScenarioProbe.last_result = timed(loops, executor, tasks)
+        if not baseline_first:
+            baseline, _ = timed(loops, self.baseline, self.baseline_tasks)
+        if ScenarioProbe.baseline_first is None:
+            ScenarioProbe.baseline_first = baseline_first
+        ScenarioProbe.baseline_seconds.append(baseline / loops)
+        return elapsed
 
 
 def limit_blas_threads(threads: int) -> str:
@@ -99,15 +146,22 @@ def limit_blas_threads(threads: int) -> str:
     return thread_pools() or "none loaded"
 
 
-def measure(runner: Any, scenario: Scenario) -> None:
-    """In a pyperf worker: set up, measure start-up, then let pyperf time the calls."""
+def measure(runner: Any, scenario: Scenario, baseline: Scenario | None, round_index: int
+            ) -> None:
+    """In a pyperf worker: set up, measure start-up, then let pyperf time the calls (paired
+    with calls of `baseline`, when given)."""
     for name in BLAS_ENVIRONMENT:  # before the kernel imports NumPy
         os.environ[name] = str(scenario.blas_threads)
     spec = load_kernel(Path(scenario.kernel_file), scenario.kernel)
     blas = limit_blas_threads(scenario.blas_threads)
-    pieces = split_range(scenario.size, scenario.tasks)
-    tasks = [Task(spec.func, start, stop) for start, stop in pieces]
+    tasks = [Task(spec.func, start, stop) for start, stop in split_range(scenario.size,
+                                                                         scenario.tasks)]
     executor = EXECUTORS[scenario.executor](scenario.workers, scenario.start_method)
+    time_func: Any = time_calls
+    if baseline is not None:
+        baseline_tasks = [Task(spec.func, start, stop)
+                          for start, stop in split_range(baseline.size, baseline.tasks)]
+        time_func = PairedCalls(EXECUTORS[baseline.executor](1), baseline_tasks)
     # pyperf pins a worker to isolated CPUs only inside bench_time_func, after our pool would
     # have started: pin first (it is idempotent), so pool children inherit the same CPUs.
     runner._cpu_affinity()
@@ -126,8 +180,9 @@ def measure(runner: Any, scenario: Scenario) -> None:
             else os.cpu_count() or 1,
             "gil_enabled": "yes" if gil_enabled() else "no",
             "blas": blas,
+            "round": round_index,
         }
-        runner.bench_time_func(scenario.id, time_calls, executor, tasks, metadata=metadata)
+        runner.bench_time_func(scenario.id, time_func, executor, tasks, metadata=metadata)
     finally:
         executor.close()
 
@@ -135,19 +190,18 @@ def measure(runner: Any, scenario: Scenario) -> None:
 def main() -> None:
     import pyperf
 
-    def forward_scenario(cmd: list[str], args: Any) -> None:
-        cmd.extend(("--scenario", args.scenario))
-
-    runner = pyperf.Runner(program_args=("-m", "mpbench._worker"),
-                           add_cmdline_args=forward_scenario, hooks=[_ProbeEntryPoint])
+    runner = pyperf.Runner(program_args=("-m", "mpbench._worker"), hooks=[_ProbeEntryPoint])
     runner.argparser.add_argument("--scenario", required=True, help="the scenario, as JSON")
+    runner.argparser.add_argument("--baseline", help="the serial scenario to pair calls with")
+    runner.argparser.add_argument("--round", type=int, required=True,
+                                  help="the round of the run this visit belongs to")
     args = runner.parse_args()
-    scenario = Scenario.from_json(args.scenario)
     if not args.worker:
-        runner.bench_time_func(scenario.id, time_calls)  # the manager only spawns workers
-        return
+        sys.exit("mpbench._worker times one visit: run it with --worker")
+    scenario = Scenario.from_json(args.scenario)
+    baseline = Scenario.from_json(args.baseline) if args.baseline else None
     try:
-        measure(runner, scenario)
+        measure(runner, scenario, baseline, args.round)
     except Exception as exc:
         print(f"{FAILURE_MARKER} {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
         sys.exit(1)

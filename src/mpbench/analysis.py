@@ -1,22 +1,26 @@
 """Pure functions on the tidy frame: the figures a report shows. No I/O, no printing, no plots.
 
-- median (`median_low`…`median_high`): a scenario's typical time, with a 95 % bootstrap interval.
-- speedup = serial median / median: how many times faster than the kernel run serially.
+- median (`median_low`…`median_high`): a scenario's typical time, with a 95 % interval from a
+  bootstrap over its visits, then its values (see `estimates`).
+- speedup: how many times faster than the kernel's serial baseline, from the baseline calls
+  paired with the scenario's own calls in the same timing processes (median of the per-pair
+  ratios), with an interval from the same bootstrap; exactly 1 for the serial scenario itself.
 - efficiency = speedup / workers: the share of each worker's time that does useful work.
 - karp_flatt: the serial fraction measured at each worker count; rising with n = growing overhead.
 - amdahl_sigma: the serial fraction that best explains the speedups; speedup stays below 1/sigma.
 - usl_sigma, usl_kappa: contention and crosstalk (USL); kappa > 0 means speedup peaks, then falls.
-- oversubscribed (more workers than usable or granted CPUs), contended (others' load while
-  measuring), slowed (a reference loop ran slower than usual just before the values): points
-  that do not measure this machine's free cores, so fits skip the first and readers are warned
-  about the others.
-- GIL verdict: threads scaling like processes means the kernel releases the GIL.
+- marks: oversubscribed (more workers than usable or granted CPUs), contended (others' load
+  while measuring), slowed (a reference loop ran slower than usual just before the values),
+  superlinear (a speedup above the worker count), wide (an interval wider than ±WIDE). A point
+  with any of them but `superlinear`, or whose whole interval lies more than 5 % above its
+  worker count, is not `trusted`: fits and GIL verdicts leave it out and say so.
+- GIL verdict: threads scaling like processes means the kernel releases the GIL, judged on the
+  intervals, so noise cannot decide it.
 """
 
 from __future__ import annotations
 
 import math
-import zlib
 from typing import Any
 
 import numpy as np
@@ -24,6 +28,8 @@ import numpy.typing as npt
 import pandas as pd
 from scipy.optimize import lsq_linear
 
+from mpbench import estimates
+from mpbench.estimates import WIDE
 from mpbench.frame import SLOWED
 
 SCENARIO_KEYS = ["file", "machine", "python", "scenario", "kernel", "executor", "start_method",
@@ -32,10 +38,6 @@ FIT_KEYS = ["file", "machine", "python", "kernel", "executor", "start_method"]
 VERDICT_KEYS = ["file", "machine", "python", "kernel"]
 SERIAL = "serial"
 THREAD_EXECUTORS = frozenset({"threads", "thread_pool"})
-
-CONFIDENCE = 0.95
-REPLICATES = 2000  # bootstrap resamples per scenario: percentiles stable to about 1 %
-SEED = 0
 USL_MIN_POINTS = 4  # two parameters and a curve that can bend need more than three points
 
 # A speedup of at least 1.3× "scales": a kernel that holds the GIL cannot beat 1.0× with threads,
@@ -45,6 +47,8 @@ SCALES = 1.3
 # Threads that gain less than half of what processes gain release the GIL for only part of the work.
 PARTLY = 0.5
 NOT_ENOUGH_DATA = "not enough data: needs threads and processes at 2+ workers"
+MARKS = ("contended", "slowed", "oversubscribed", "superlinear", "wide")
+SUPERLINEAR_MARGIN = 0.05
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.integer[Any]]
@@ -65,32 +69,34 @@ def usl_speedup(workers: npt.ArrayLike, sigma: float, kappa: float) -> FloatArra
 
 
 def summarize(frame: pd.DataFrame) -> pd.DataFrame:
-    """One row per scenario per file: statistics, speedup over serial, efficiency, and CIs.
+    """One row per scenario per file: statistics, paired speedup, efficiency, intervals, marks.
 
-    Speedup compares medians with the same kernel's `serial` scenario from the same file (so the
-    same machine, interpreter and run); it is NaN when that file has no serial run of the kernel.
-    Intervals come from a two-level bootstrap (see `bootstrap_medians`); the speedup interval
-    resamples the scenario and its serial baseline independently, except that the serial row is
-    the reference itself, so its speedup interval is exactly 1…1.
+    Speedups come from the serial baseline calls paired with the scenario's calls (the frame's
+    `baseline_s`); a parallel scenario without them has a NaN speedup.
     """
     grouped = frame.groupby(SCENARIO_KEYS, dropna=False, sort=False)
     summary = grouped["value"].agg(
         samples="count", median="median", mean="mean", stdev="std", minimum="min",
     ).reset_index()
+    summary["visits"] = grouped["process"].nunique().to_numpy(dtype=np.int64)
     summary["startup_s"] = grouped["startup_s"].median().to_numpy()
-    groups = grouped.ngroup().to_numpy(dtype=np.int64)
-    medians = _bootstrap_scenarios(frame, groups, summary["scenario"])
-    summary["median_low"], summary["median_high"] = _interval(medians)
-    baseline = baseline_rows(summary, ["file", "kernel"])
-    summary["serial_median"] = _take(summary["median"].to_numpy(dtype=float), baseline)
+    medians, speedups = _estimates(frame, grouped.ngroup().to_numpy(dtype=np.int64),
+                                   summary["scenario"], summary["executor"])
+    summary["median_low"], summary["median_high"] = medians[:, 1], medians[:, 2]
+    summary["serial_median"] = grouped["baseline_s"].median().to_numpy(dtype=float)
+    serial = (summary["executor"] == SERIAL).to_numpy()
+    summary.loc[serial, "serial_median"] = summary.loc[serial, "median"]
+    for column, index in (("speedup", 0), ("speedup_low", 1), ("speedup_high", 2)):
+        summary[column] = speedups[:, index]
+    summary["speedup_half_width"] = [estimates.half_width(*row) for row in speedups]
+    summary.loc[serial, "speedup_half_width"] = 0.0
     # Every executor must compute what serial computed; a difference means lost or doubled work.
     summary["result"] = grouped["result"].first().to_numpy(dtype=object)
+    baseline = baseline_rows(summary, ["file", "kernel"])
     serial_result = pd.Series([summary["result"].iloc[row] if row >= 0 else None
                                for row in baseline], index=summary.index, dtype=object)
     summary["wrong_result"] = (summary["result"].notna() & serial_result.notna()
                                & (summary["result"] != serial_result)).to_numpy(dtype=bool)
-    summary["speedup"] = summary["serial_median"] / summary["median"]
-    summary["speedup_low"], summary["speedup_high"] = _interval(_take(medians, baseline) / medians)
     for name in ("", "_low", "_high"):
         summary[f"efficiency{name}"] = summary[f"speedup{name}"] / summary["workers"]
     summary["karp_flatt"] = karp_flatt(summary)
@@ -103,57 +109,48 @@ def summarize(frame: pd.DataFrame) -> pd.DataFrame:
     summary["reference_ms"] = grouped["reference_ms"].median().to_numpy(dtype=float)
     usual = summary.groupby("file")["reference_ms"].transform("median")
     summary["slowed"] = (summary["reference_ms"] > SLOWED * usual).to_numpy(dtype=bool)
-    return summary[[*SCENARIO_KEYS, "samples", "median", "median_low", "median_high", "mean",
-                    "stdev", "minimum", "startup_s", "serial_median", "speedup", "speedup_low",
-                    "speedup_high", "efficiency", "efficiency_low", "efficiency_high",
-                    "karp_flatt", "cpus_granted", "oversubscribed", "contended",
-                    "reference_ms", "slowed", "result", "wrong_result"]]
+    summary["superlinear"] = (summary["speedup"] > summary["workers"]).to_numpy(dtype=bool)
+    summary["wide"] = (summary["speedup_half_width"] > WIDE).to_numpy(dtype=bool)
+    # Above the worker count within noise is still a measurement; an interval wholly beyond
+    # it (by more than a few per cent of timing noise) is not one to fit by.
+    doubtful = summary[[mark for mark in MARKS if mark != "superlinear"]].any(axis=1)
+    beyond = summary["speedup_low"] > summary["workers"] * (1 + SUPERLINEAR_MARGIN)
+    summary["trusted"] = ~doubtful & ~beyond & np.isfinite(summary["speedup"])
+    return summary[[*SCENARIO_KEYS, "samples", "visits", "median", "median_low", "median_high",
+                    "mean", "stdev", "minimum", "startup_s", "serial_median", "speedup",
+                    "speedup_low", "speedup_high", "speedup_half_width", "efficiency",
+                    "efficiency_low", "efficiency_high", "karp_flatt", "cpus_granted",
+                    *MARKS, "trusted", "reference_ms", "result", "wrong_result"]]
 
 
-def bootstrap_medians(values: FloatArray, processes: IntArray,
-                      rng: np.random.Generator) -> FloatArray:
-    """Medians of `REPLICATES` two-level resamples: processes, then values within each process.
-
-    Values from one pyperf process share its state (memory layout, CPU placement), so they are
-    correlated; resampling whole processes first keeps that spread in the interval. With a
-    single process this is the plain bootstrap of values. NaN when there are fewer than 2 values.
-    """
-    if len(values) < 2:
-        return np.full(REPLICATES, np.nan)
-    order = np.argsort(processes, kind="stable")
-    _, counts = np.unique(processes, return_counts=True)
-    starts = np.cumsum(counts) - counts
-    chosen = rng.integers(0, len(counts), size=(REPLICATES, len(counts)))
-    chosen_counts = counts[chosen][..., np.newaxis]
-    offsets = rng.integers(0, chosen_counts, size=(REPLICATES, len(counts), counts.max()))
-    drawn = values[order][starts[chosen][..., np.newaxis] + offsets]
-    if counts.min() == counts.max():
-        medians: FloatArray = np.median(drawn.reshape(REPLICATES, -1), axis=1)
-        return medians
-    drawn[np.arange(counts.max()) >= chosen_counts] = np.nan  # beyond a short process's count
-    medians = np.nanmedian(drawn.reshape(REPLICATES, -1), axis=1)
-    return medians
-
-
-def _bootstrap_scenarios(frame: pd.DataFrame, group_of_row: IntArray,
-                         scenario_ids: pd.Series[str]) -> FloatArray:
-    """Bootstrap medians, one row per group; seeded by scenario id, so a scenario's interval
-    does not depend on which other scenarios are summarized with it."""
+def _estimates(frame: pd.DataFrame, group_of_row: IntArray, scenario_ids: pd.Series[str],
+               executors: pd.Series[str]) -> tuple[FloatArray, FloatArray]:
+    """Per group: (median, low, high) of its times and of its paired speedup."""
     values = frame["value"].to_numpy(dtype=float)
-    processes = frame["process"].to_numpy(dtype=np.int64)
-    medians = np.empty((len(scenario_ids), REPLICATES))
-    for group, scenario_id in enumerate(scenario_ids):
+    baseline = frame["baseline_s"].to_numpy(dtype=float)
+    visits = frame["process"].to_numpy(dtype=np.int64)
+    medians = np.empty((len(scenario_ids), 3))
+    speedups = np.full((len(scenario_ids), 3), np.nan)
+    for group, (scenario_id, executor) in enumerate(zip(scenario_ids, executors, strict=True)):
         rows = group_of_row == group
-        rng = np.random.default_rng([SEED, zlib.crc32(str(scenario_id).encode())])
-        medians[group] = bootstrap_medians(values[rows], processes[rows], rng)
-    return medians
+        medians[group] = estimates.median_estimate(values[rows], visits[rows], str(scenario_id))
+        if executor == SERIAL:
+            speedups[group] = 1.0
+            continue
+        paired = rows & np.isfinite(baseline)
+        speedups[group] = estimates.paired_speedup(baseline[paired], values[paired],
+                                                   visits[paired], str(scenario_id))
+    return medians, speedups
 
 
-def _interval(replicates: FloatArray) -> tuple[FloatArray, FloatArray]:
-    """Percentile interval per row of bootstrap replicates (NaN rows stay NaN)."""
-    tail = (1 - CONFIDENCE) / 2 * 100
-    low, high = np.percentile(replicates, [tail, 100 - tail], axis=1)
-    return low, high
+def paired_speedups(frame: pd.DataFrame, keys: list[str]) -> pd.Series[float]:
+    """The paired speedup estimate (no interval) per group of `keys`; 1 for serial rows."""
+    ratios = np.log(frame["baseline_s"].to_numpy(dtype=float)) - np.log(
+        frame["value"].to_numpy(dtype=float))
+    speedup: pd.Series[float] = np.exp(
+        frame.assign(log_ratio=ratios).groupby(keys, sort=False)["log_ratio"].median())
+    serial = frame.groupby(keys, sort=False)["executor"].first() == SERIAL
+    return speedup.where(~serial, 1.0)
 
 
 def baseline_rows(points: pd.DataFrame, keys: list[str]) -> IntArray:
@@ -163,18 +160,6 @@ def baseline_rows(points: pd.DataFrame, keys: list[str]) -> IntArray:
     lookup = pd.Series(serial, index=pd.MultiIndex.from_frame(points.loc[serial, keys]))
     found = lookup.reindex(pd.MultiIndex.from_frame(points[keys]))
     return found.fillna(-1).to_numpy(dtype=np.int64)
-
-
-def serial_medians(points: pd.DataFrame, keys: list[str]) -> FloatArray:
-    """Each row's serial median (same `keys`), NaN when there is none: a speedup's numerator."""
-    return _take(points["median"].to_numpy(dtype=float), baseline_rows(points, keys))
-
-
-def _take(array: FloatArray, rows: IntArray) -> FloatArray:
-    """`array[rows]`, with NaN where the row is -1."""
-    taken = array[rows]
-    taken[rows < 0] = np.nan
-    return taken
 
 
 def karp_flatt(summary: pd.DataFrame) -> pd.Series[float]:
@@ -226,27 +211,32 @@ def usl_peak_workers(sigma: float, kappa: float) -> float:
 def scaling_fits(summary: pd.DataFrame) -> pd.DataFrame:
     """One row per file × kernel × executor × start method: Amdahl and USL fits of its speedups.
 
-    Only points that are not oversubscribed (workers ≤ usable CPUs) and have a speedup count.
-    Speedups are over the kernel's serial run, not the executor's own 1-worker run, so an
-    executor's fixed overhead (task dispatch, pickling, result transfer) shows up in sigma.
-    Columns: `points` (distinct worker counts used), `amdahl_sigma`, `usl_sigma`, `usl_kappa`,
-    `usl_peak_workers` and `usl_note` (why there is no USL fit; empty when there is one).
+    Only trusted points count (see `MARKS`). Speedups are over the kernel's serial baseline, not
+    the executor's own 1-worker run, so an executor's fixed overhead (task dispatch, pickling,
+    result transfer) shows up in sigma. Columns: `points` (distinct worker counts used),
+    `left_out` (points with a speedup that were marked, oversubscribed ones aside),
+    `amdahl_sigma`, `usl_sigma`, `usl_kappa`, `usl_peak_workers` and `usl_note` (why there is no
+    USL fit; empty when there is one).
     """
     parallel = summary[summary["executor"] != SERIAL]
     rows = [{**dict(zip(FIT_KEYS, key, strict=True)), **_fit_scenarios(group)}
             for key, group in parallel.groupby(FIT_KEYS, dropna=False, sort=False)]
-    fits = pd.DataFrame(rows, columns=[*FIT_KEYS, "points", "amdahl_sigma", "usl_sigma",
-                                       "usl_kappa", "usl_peak_workers", "usl_note"])
+    fits = pd.DataFrame(rows, columns=[*FIT_KEYS, "points", "left_out", "amdahl_sigma",
+                                       "usl_sigma", "usl_kappa", "usl_peak_workers", "usl_note"])
     return fits.astype({**summary.dtypes[FIT_KEYS].to_dict(), "points": "int64",
-                        "amdahl_sigma": "float64", "usl_sigma": "float64", "usl_kappa": "float64",
-                        "usl_peak_workers": "float64", "usl_note": "string"})
+                        "left_out": "int64", "amdahl_sigma": "float64", "usl_sigma": "float64",
+                        "usl_kappa": "float64", "usl_peak_workers": "float64",
+                        "usl_note": "string"})
 
 
 def _fit_scenarios(group: pd.DataFrame) -> dict[str, Any]:
-    usable = group[~group["oversubscribed"].astype(bool) & np.isfinite(group["speedup"])]
+    usable = group[group["trusted"].astype(bool)]
+    left_out = int((~group["trusted"].astype(bool) & ~group["oversubscribed"].astype(bool)
+                    & np.isfinite(group["speedup"])).sum())
     workers, speedup = usable["workers"].to_numpy(dtype=float), usable["speedup"].to_numpy()
     points = int(usable["workers"].nunique())
-    fit: dict[str, Any] = {"points": points, "amdahl_sigma": fit_amdahl(workers, speedup)}
+    fit: dict[str, Any] = {"points": points, "left_out": left_out,
+                           "amdahl_sigma": fit_amdahl(workers, speedup)}
     if points < USL_MIN_POINTS:
         counts = f"{points} worker count{'' if points == 1 else 's'}"
         return {**fit, "usl_sigma": math.nan, "usl_kappa": math.nan,
@@ -260,10 +250,10 @@ def _fit_scenarios(group: pd.DataFrame) -> dict[str, Any]:
 def gil_verdicts(summary: pd.DataFrame) -> pd.DataFrame:
     """One row per file × kernel: does this kernel hold the GIL? Threads against processes.
 
-    Compared at the largest worker count above 1 that is not oversubscribed and has both a thread
-    executor and a process executor, best speedup of each. Columns: `workers` (that count, NA
-    when there is none), `thread_speedup`, `process_speedup`, `holds_gil` (True, False or NA when
-    the data cannot tell) and `verdict` (one sentence for people).
+    Compared at the largest worker count above 1 with trusted points of both a thread executor
+    and a process executor, the best speedup of each, judged on their intervals. Columns:
+    `workers` (that count, NA when there is none), `thread_speedup`, `process_speedup`,
+    `holds_gil` (True, False or NA when the data cannot tell) and `verdict` (one sentence).
     """
     rows = [{**dict(zip(VERDICT_KEYS, key, strict=True)), **_verdict(group)}
             for key, group in summary.groupby(VERDICT_KEYS, dropna=False, sort=False)]
@@ -274,33 +264,50 @@ def gil_verdicts(summary: pd.DataFrame) -> pd.DataFrame:
                             "holds_gil": "boolean", "verdict": "string"})
 
 
+def _best(points: pd.DataFrame, workers: int) -> pd.Series[Any]:
+    """The point with the highest speedup at `workers`."""
+    at = points[points["workers"] == workers]
+    best: pd.Series[Any] = at.iloc[int(np.argmax(at["speedup"].to_numpy(dtype=float)))]
+    return best
+
+
 def _verdict(group: pd.DataFrame) -> dict[str, Any]:
-    usable = group[(group["workers"] > 1) & ~group["oversubscribed"].astype(bool)
-                   & group["speedup"].notna()]
+    candidates = group[(group["workers"] > 1) & (group["executor"] != SERIAL)
+                       & ~group["oversubscribed"].astype(bool) & group["speedup"].notna()]
+    usable = candidates[candidates["trusted"].astype(bool)]
     is_thread = usable["executor"].isin(THREAD_EXECUTORS)
-    threads = usable[is_thread].groupby("workers")["speedup"].max()
-    processes = usable[~is_thread & (usable["executor"] != SERIAL)].groupby("workers")[
-        "speedup"].max()
-    common = threads.index.intersection(processes.index)
-    if common.empty:
+    threads, processes = usable[is_thread], usable[~is_thread]
+    common = sorted(set(threads["workers"]) & set(processes["workers"]))
+    if not common:
+        marked = candidates["executor"].isin(THREAD_EXECUTORS)
+        if marked.any() and (~marked).any():
+            return {"workers": pd.NA, "thread_speedup": math.nan, "process_speedup": math.nan,
+                    "holds_gil": pd.NA,
+                    "verdict": "not judged: the points at 2+ workers are marked (busy or slowed "
+                               "machine, too wide an interval, or above the worker count)"}
         return {"workers": pd.NA, "thread_speedup": math.nan, "process_speedup": math.nan,
                 "holds_gil": pd.NA, "verdict": NOT_ENOUGH_DATA}
-    workers = int(common.max())
-    thread, process = float(threads[workers]), float(processes[workers])
+    workers = int(common[-1])
+    thread, process = _best(threads, workers), _best(processes, workers)
     holds_gil, reason = _judge(thread, process)
-    return {"workers": workers, "thread_speedup": thread, "process_speedup": process,
-            "holds_gil": holds_gil,
-            "verdict": f"threads {thread:.1f}× vs processes {process:.1f}× at {workers} workers: "
-                       f"{reason}"}
+    return {"workers": workers, "thread_speedup": float(thread["speedup"]),
+            "process_speedup": float(process["speedup"]), "holds_gil": holds_gil,
+            "verdict": f"threads {thread['speedup']:.1f}× vs processes {process['speedup']:.1f}× "
+                       f"at {workers} workers: {reason}"}
 
 
-def _judge(thread: float, process: float) -> tuple[bool | None, str]:
-    """Whether the kernel holds the GIL (None: cannot tell), and why, from the two speedups."""
-    if thread >= SCALES:
-        if thread - 1 < PARTLY * (process - 1):
+def _judge(thread: pd.Series[Any], process: pd.Series[Any]) -> tuple[bool | None, str]:
+    """Whether the kernel holds the GIL (None: cannot tell), and why, from the intervals of the
+    best thread and process speedups against the SCALES line."""
+    if thread["speedup_low"] >= SCALES:
+        if thread["speedup"] - 1 < PARTLY * (process["speedup"] - 1):
             return False, ("threads scale far less than processes, so this kernel releases the "
                            "GIL for only part of its work")
         return False, "threads scale, so this kernel releases the GIL"
-    if process >= SCALES:
-        return True, "this kernel holds the GIL"
-    return None, "neither scales here; the machine or the task size limits it"
+    if thread["speedup_high"] < SCALES:
+        if process["speedup_low"] >= SCALES:
+            return True, "this kernel holds the GIL"
+        if process["speedup_high"] < SCALES:
+            return None, "neither scales here; the machine or the task size limits it"
+    return None, (f"cannot tell: an interval straddles the {SCALES:g}× line; measure longer "
+                  "(--precision) or on a quieter machine")

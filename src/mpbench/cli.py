@@ -7,8 +7,6 @@ Exit codes: 0 success; 1 the work ran but something failed; 2 bad usage or bad i
 from __future__ import annotations
 
 import argparse
-import dataclasses
-import os
 import signal
 import sys
 from collections.abc import Callable, Iterable, Sequence
@@ -22,7 +20,6 @@ from mpbench import __version__
 from mpbench.errors import MpbenchError, UsageError
 from mpbench.executors import EXECUTORS
 from mpbench.kernels import default_benchmarks_dir, discover
-from mpbench.machine import collect as collect_machine
 from mpbench.machine import machine_name, usable_cpus
 from mpbench.matrix import (
     DEFAULT_BLAS_THREADS,
@@ -30,21 +27,16 @@ from mpbench.matrix import (
     PROFILES,
     MatrixOptions,
     available_start_methods,
-    expand,
     is_whole_number,
     parse_names,
     parse_workers,
 )
-from mpbench.model import Scenario
+from mpbench.options import DEFAULT_TIMEOUT, MAX_SECONDS, RunOptions
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from mpbench.model import Machine
     from mpbench.storage import Results
-
-DEFAULT_TIMEOUT = 300.0
-MAX_SECONDS = 7 * 24 * 3600.0  # a week: beyond it a timer overflows
 
 
 class _Parser(argparse.ArgumentParser):
@@ -68,6 +60,23 @@ def _positive_seconds(text: str) -> float:
         raise argparse.ArgumentTypeError(
             f"expected a number of seconds above 0 and at most {MAX_SECONDS:g}, got {text!r}")
     return seconds
+
+
+def _percentage(text: str) -> float:
+    try:
+        percent = float(text.strip().removesuffix("%"))
+    except ValueError:
+        percent = float("nan")
+    if not 0 < percent < 100:
+        raise argparse.ArgumentTypeError(f"expected a percentage above 0 and below 100, e.g. 5, "
+                                         f"got {text!r}")
+    return percent / 100
+
+
+def _seed(text: str) -> int:
+    if not is_whole_number(text.strip()) or int(text) >= 2**63:
+        raise argparse.ArgumentTypeError(f"expected a whole number of 0 or more, got {text!r}")
+    return int(text)
 
 
 def _machine_name(text: str) -> str:
@@ -133,7 +142,16 @@ def build_parser() -> argparse.ArgumentParser:
                              help="run the scenarios an interrupted run did not finish, into "
                                   "its file (with the same options, or none)")
     run.add_argument("--timeout", type=_positive_seconds, metavar="SECONDS",
-                     help=f"per scenario (default: {DEFAULT_TIMEOUT:g})")
+                     help=f"per visit of a scenario (default: {DEFAULT_TIMEOUT:g})")
+    run.add_argument("--precision", type=_percentage, metavar="PCT",
+                     help="after the profile's rounds, measure a scenario again while its "
+                          "speedup interval is wider than ±PCT %% (default: the profile's, "
+                          "e.g. 5 for quick)")
+    run.add_argument("--max-time", type=_positive_seconds, metavar="SECONDS",
+                     help="the run's budget: no extra round for precision starts a visit that "
+                          "would end later (default: the profile's, e.g. 150 for quick)")
+    run.add_argument("--seed", type=_seed, metavar="N",
+                     help="of the shuffled order of visits (default: a fresh one; recorded)")
     run.add_argument("--machine", metavar="NAME", type=_machine_name,
                      help="machine name for the results folder (default: the host name)")
 
@@ -145,6 +163,8 @@ def build_parser() -> argparse.ArgumentParser:
                                description="Print the machine, the summary table and any "
                                            "failures of results files.")
     show.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    show.add_argument("--format", choices=["text", "json", "csv"], default="text",
+                      help="text (default); json or csv: one record per scenario, for scripts")
 
     report = commands.add_parser("report", help="write an HTML or Markdown report",
                                  description="Write a report of one or more results files: "
@@ -227,12 +247,12 @@ def _given_options(args: argparse.Namespace, kernel_names: Iterable[str],
 
     `--workers auto` is the default spelled out, so it counts as not given."""
     parse: dict[str, Callable[[Any], Any]] = {
-        "kernels": lambda text: parse_names(text, kernel_names, "kernel"),
-        "executors": lambda text: parse_names(text, EXECUTORS, "executor"),
-        "workers": lambda text: None if text.strip() == "auto" else parse_workers(text,
-                                                                                  usable_cpus),
-        "start_method": lambda text: parse_names(text, available_start_methods(),
-                                                 "start method"),
+        "kernels": lambda text: tuple(parse_names(text, kernel_names, "kernel")),
+        "executors": lambda text: tuple(parse_names(text, EXECUTORS, "executor")),
+        "workers": lambda text: None if text.strip() == "auto" else tuple(
+            parse_workers(text, usable_cpus)),
+        "start_method": lambda text: tuple(parse_names(text, available_start_methods(),
+                                                       "start method")),
         "select": tuple,
     }
     given = {field: parse.get(name, _unchanged)(getattr(args, name))
@@ -244,39 +264,53 @@ def _unchanged(value: Any) -> Any:
     return value
 
 
-def _plan(args: argparse.Namespace, usable_cpus: int) -> tuple[MatrixOptions, list[Scenario]]:
-    """The matrix options the command line asks for, and the scenarios they expand to."""
+def _run_options(args: argparse.Namespace, usable_cpus: int) -> RunOptions:
+    """The command line of `run` or `list` as typed, checked options."""
     kernels = discover(args.benchmarks or default_benchmarks_dir())
-    options = MatrixOptions(**_given_options(args, list(kernels), usable_cpus))
-    return options, expand(kernels, options, usable_cpus)
+    matrix = MatrixOptions(**_given_options(args, list(kernels), usable_cpus))
+    if args.command != "run":
+        return RunOptions(matrix=matrix, benchmarks=args.benchmarks)
+    return RunOptions(matrix=matrix, benchmarks=args.benchmarks,
+                      timeout=args.timeout or DEFAULT_TIMEOUT, seed=args.seed,
+                      precision=args.precision, max_seconds=args.max_time, output=args.output,
+                      machine_name=args.machine)
 
 
 def _list(args: argparse.Namespace, console: Console) -> int:
-    for scenario in _plan(args, usable_cpus())[1]:
+    from mpbench.runs import plan
+
+    cpus = usable_cpus()
+    for scenario in plan(_run_options(args, cpus), cpus):
         console.print(scenario.id, markup=False)
     return 0
 
 
 def _run(args: argparse.Namespace, console: Console) -> int:
-    from mpbench.runner import RunSettings, run_all
-    from mpbench.views import ProgressView, print_machine, print_results
+    from mpbench import runs
+    from mpbench.machine import collect as collect_machine
+    from mpbench.views import ProgressView, print_machine, print_results, print_run_header
 
     machine = collect_machine(args.machine)
-    results, scenarios, destination = (_resumed if args.resume else _new_run)(args, machine)
-    timeout = float(results.options["timeout"])
-    settings = RunSettings(profile=PROFILES[results.options["matrix"]["profile"]],
-                           timeout=timeout)
+    if args.resume:
+        from mpbench.storage import read
+
+        results = read(args.resume)
+        planned = {scenario.kernel: None for scenario in results.plan}
+        runs.prepare_resume(results, _given_options(args, planned, machine.usable_cpus),
+                            _resume_settings(args), machine)
+        destination = args.resume
+    else:
+        results, destination = runs.prepare(_run_options(args, machine.usable_cpus), machine)
 
     print_machine(console, machine)
-    console.print(f"profile {settings.profile.name} ({settings.profile.summary}); "
-                  f"{len(scenarios)} scenarios, timeout {timeout:g} s each")
-    # SIGTERM stops a run the way Ctrl-C does: finished scenarios are already saved.
+    print_run_header(console, results)
+    # SIGTERM stops a run the way Ctrl-C does: finished visits are already saved.
     previous_handler = signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
     try:
-        with ProgressView(console, len(scenarios)) as view:
-            run_all(results, scenarios, settings, destination, view)
+        with ProgressView(console, results) as view:
+            runs.measure(results, destination, view)
     except KeyboardInterrupt:
-        _report_interrupt(results, len(results.plan))
+        _report_interrupt(results)
         return 130
     finally:
         signal.signal(signal.SIGTERM, previous_handler)
@@ -290,6 +324,15 @@ def _run(args: argparse.Namespace, console: Console) -> int:
     return 1 if results.failures or wrong else 0
 
 
+def _resume_settings(args: argparse.Namespace) -> dict[str, Any]:
+    """What a resumption may change: the timeout, the precision target and the budget."""
+    settings = {"timeout": args.timeout, "precision": args.precision,
+                "max_seconds": args.max_time}
+    if args.seed is not None:
+        raise UsageError("--seed cannot change when resuming: the run keeps its own")
+    return {name: value for name, value in settings.items() if value is not None}
+
+
 def _summary(results: Results) -> pd.DataFrame | None:
     """The per-scenario summary of one results file, None when nothing was measured."""
     from mpbench.analysis import summarize
@@ -298,76 +341,43 @@ def _summary(results: Results) -> pd.DataFrame | None:
     return summarize(to_frame([results])) if results.benchmarks else None
 
 
-def _new_run(args: argparse.Namespace, machine: Machine
-             ) -> tuple[Results, list[Scenario], Path]:
-    """A fresh run: its empty results, the scenarios to time, and where to save them."""
-    from mpbench.storage import Results, default_path
-
-    options, scenarios = _plan(args, machine.usable_cpus)
-    if args.output is not None:
-        if not args.output.name.endswith((".json", ".json.gz")):
-            raise UsageError(f"--output {args.output}: a results file name must end in .json "
-                             "or .json.gz")
-        if args.output.exists():
-            raise UsageError(f"--output {args.output} already exists; results files are never "
-                             "overwritten, so choose a new name (or --resume it)")
-    destination = args.output or default_path(machine)
-    _check_writable(destination.parent)
-    results = Results(machine=machine, plan=scenarios,
-                      options={"matrix": dataclasses.asdict(options),
-                               "timeout": args.timeout or DEFAULT_TIMEOUT})
-    return results, scenarios, destination
-
-
-def _check_writable(folder: Path) -> None:
-    """Fail before measuring anything, not after the first scenario, if results cannot be saved."""
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UsageError(f"cannot create {folder} for the results ({exc.strerror or exc}); "
-                         "pass --output to save them elsewhere") from None
-    if not os.access(folder, os.W_OK):
-        raise UsageError(f"cannot write results into {folder}; pass --output to save them "
-                         "elsewhere")
-
-
-def _resumed(args: argparse.Namespace, machine: Machine
-             ) -> tuple[Results, list[Scenario], Path]:
-    """An interrupted run: its results so far, the scenarios it still lacks, and its file."""
-    from mpbench.resume import check_resumable
-    from mpbench.storage import read
-
-    results = read(args.resume)
-    planned_kernels = dict.fromkeys(scenario.kernel for scenario in results.plan)
-    check_resumable(results, _given_options(args, planned_kernels, machine.usable_cpus),
-                    machine)
-    stored_timeout = results.options.get("timeout")
-    if args.timeout is not None or not isinstance(stored_timeout, int | float) or not (
-            0 < stored_timeout <= MAX_SECONDS):
-        results.options["timeout"] = args.timeout or DEFAULT_TIMEOUT
-    return results, results.missing(), args.resume
-
-
 def _raise_keyboard_interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
 
-def _report_interrupt(results: Results, planned: int) -> None:
+def _report_interrupt(results: Results) -> None:
     if results.path is None:
-        print(f"interrupted before any of the {planned} scenarios finished; nothing was saved",
-              file=sys.stderr)
+        print(f"interrupted before any of the {len(results.plan)} scenarios was visited; "
+              "nothing was saved", file=sys.stderr)
         return
-    done = len(results.benchmarks) + len(results.failures)
-    print(f"interrupted: {done} of {planned} scenarios are saved in {results.path}; "
-          f"`mpbench run --resume {results.path}` runs the rest", file=sys.stderr)
+    missing = results.missing()
+    if not missing:
+        print(f"interrupted during the rounds for precision; every scenario has its rounds in "
+              f"{results.path}", file=sys.stderr)
+        return
+    print(f"interrupted: {len(results.plan) - len(missing)} of {len(results.plan)} scenarios "
+          f"have all their rounds in {results.path}; `mpbench run --resume {results.path}` "
+          "runs the rest", file=sys.stderr)
 
 
 def _show(args: argparse.Namespace, console: Console) -> int:
     from mpbench.storage import read_many
     from mpbench.views import print_results
 
-    for results in read_many(args.files):
-        print_results(console, results, _summary(results))
+    all_results = read_many(args.files)
+    if args.format == "text":
+        for results in all_results:
+            print_results(console, results, _summary(results))
+        return 0
+    import pandas as pd
+
+    from mpbench import records
+
+    summaries = [summary for results in all_results
+                 if (summary := _summary(results)) is not None]
+    targets = {str(results.path): results.options.precision for results in all_results}
+    rows = records.records(pd.concat(summaries, ignore_index=True), targets) if summaries else []
+    sys.stdout.write(records.to_json(rows) if args.format == "json" else records.to_csv(rows))
     return 0
 
 

@@ -14,6 +14,7 @@ from typing import Any
 import pandas as pd
 
 from mpbench.errors import ResultsFileError
+from mpbench.model import BASELINE_FIRST, BASELINE_VALUES, decode_series
 from mpbench.storage import Results, read
 
 COLUMNS: dict[str, str] = {
@@ -33,8 +34,11 @@ COLUMNS: dict[str, str] = {
     "cpus_granted": "int64",
     "gil_enabled": "boolean",
     "process": "int64",
+    "round": "int64",
     "sample": "int64",
     "value": "float64",
+    "baseline_s": "float64",
+    "baseline_first": "boolean",
     "startup_s": "float64",
     "other_load": "float64",
     "contended": "boolean",
@@ -85,6 +89,9 @@ def _rows(results: Results) -> Iterable[dict[str, Any]]:
             metadata = run.get_metadata()
             other_load = _number(metadata, "other_load", float)
             date = pd.to_datetime(metadata.get("date"), errors="coerce")  # once per run: slow
+            paired: list[float | None] = [*decode_series(metadata.get(BASELINE_VALUES))]
+            baseline = paired if len(paired) == len(run.values) else [None] * len(run.values)
+            first = metadata.get(BASELINE_FIRST)
             for sample, value in enumerate(run.values):
                 yield {
                     "file": str(results.path),
@@ -104,8 +111,12 @@ def _rows(results: Results) -> Iterable[dict[str, Any]]:
                     or machine.usable_cpus,
                     "gil_enabled": metadata.get("gil_enabled", "yes") == "yes",
                     "process": process,
+                    "round": _number(metadata, "round", int),
                     "sample": sample,
                     "value": value,
+                    "baseline_s": baseline[sample],
+                    "baseline_first": None if baseline[sample] is None or first not in (0, 1)
+                    else bool((first + sample) % 2 == 0),
                     "startup_s": _number(metadata, "startup_s", float),
                     "other_load": other_load,
                     "contended": other_load is not None and other_load >= CONTENDED_LOAD,

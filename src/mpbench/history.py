@@ -37,7 +37,7 @@ from matplotlib.figure import Figure
 from numpy.lib.stride_tricks import sliding_window_view
 from scipy import stats
 
-from mpbench.analysis import SERIAL, serial_medians
+from mpbench.analysis import SERIAL, paired_speedups
 from mpbench.errors import ResultsFileError, UsageError
 from mpbench.frame import results_paths, to_frame
 from mpbench.model import Machine
@@ -137,15 +137,14 @@ def _first_date(frame: pd.DataFrame) -> dt.datetime | None:
 
 
 def _points(frame: pd.DataFrame) -> pd.DataFrame:
-    """Median and speedup (over the same run's serial median, as `summarize` defines it)."""
+    """Median and paired speedup (as `summarize` defines it; none for serial scenarios)."""
     points = frame.groupby(["run", "scenario"], sort=False).agg(
         kernel=("kernel", "first"), executor=("executor", "first"),
         start_method=("start_method", "first"), workers=("workers", "first"),
         median=("value", "median"),
     ).reset_index()
-    points["speedup"] = np.where(points["executor"] == SERIAL, np.nan,
-                                 serial_medians(points, ["run", "kernel"])
-                                 / points["median"].to_numpy())
+    speedups = paired_speedups(frame, ["run", "scenario"]).to_numpy(dtype=float)
+    points["speedup"] = np.where(points["executor"] == SERIAL, np.nan, speedups)
     points["label"] = [f"{executor_label(str(executor), method)} w{workers}" for
                        executor, method, workers in
                        zip(points["executor"], points["start_method"], points["workers"],

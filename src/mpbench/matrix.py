@@ -22,11 +22,20 @@ DEFAULT_BLAS_THREADS = 1
 PROFILES: dict[str, Profile] = {
     profile.name: profile
     for profile in (
-        Profile("smoke", 1, 1, 0, 0.1,
-                "1 process × 1 value at a tenth of each size: checks that everything runs"),
-        Profile("quick", 1, 5, 1, 1.0, "1 process × 5 values: a first look (the default)"),
-        Profile("standard", 6, 3, 1, 1.0, "6 processes × 3 values: numbers to compare"),
-        Profile("rigorous", 20, 3, 1, 1.0, "20 processes × 3 values: pyperf's own default"),
+        Profile("smoke", rounds=1, values=1, warmups=0, size_scale=0.1, precision=None,
+                max_seconds=30.0,
+                summary="1 round × 1 value at a tenth of each size: checks that everything runs"),
+        Profile("quick", rounds=2, values=3, warmups=1, size_scale=1.0, precision=0.05,
+                max_seconds=150.0,
+                summary="2 rounds × 3 values, more rounds until speedups are within ±5 % or "
+                        "150 s have passed: a first look (the default)"),
+        Profile("standard", rounds=6, values=3, warmups=1, size_scale=1.0, precision=0.03,
+                max_seconds=900.0,
+                summary="6 rounds × 3 values, more until ±3 % or 15 minutes: numbers to "
+                        "compare"),
+        Profile("rigorous", rounds=20, values=3, warmups=1, size_scale=1.0, precision=0.02,
+                max_seconds=3600.0,
+                summary="20 rounds × 3 values, more until ±2 % or an hour"),
     )
 }
 DEFAULT_PROFILE = "quick"
@@ -36,14 +45,14 @@ DEFAULT_PROFILE = "quick"
 class MatrixOptions:
     """What to run; None means "the default for this machine"."""
 
-    kernels: Sequence[str] | None = None
-    executors: Sequence[str] | None = None
-    workers: Sequence[int] | None = None
-    start_methods: Sequence[str] | None = None
+    kernels: tuple[str, ...] | None = None
+    executors: tuple[str, ...] | None = None
+    workers: tuple[int, ...] | None = None
+    start_methods: tuple[str, ...] | None = None
     size: int | None = None
     tasks_per_worker: int = DEFAULT_TASKS_PER_WORKER
     blas_threads: int = DEFAULT_BLAS_THREADS
-    select: Sequence[str] = ()
+    select: tuple[str, ...] = ()
     profile: str = DEFAULT_PROFILE
 
 

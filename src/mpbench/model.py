@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import signal
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +19,25 @@ from mpbench.errors import ResultsFileError
 KernelFunc = Callable[[int, int], int]
 MetadataValue = str | int | float
 FAILURE_MARKER = "mpbench-failure:"  # prefix of the one line a failing worker leaves on stderr
+# Run metadata of a paired visit: the serial baseline's time before or after each timed value.
+BASELINE_VALUES = "baseline_values"
+BASELINE_FIRST = "baseline_first"  # 1 when the first value's baseline ran first; then it alternates
+
+
+def encode_series(numbers: Sequence[float]) -> str:
+    """Numbers as one pyperf metadata string (pyperf's metadata values are flat)."""
+    return " ".join(repr(float(number)) for number in numbers)
+
+
+def decode_series(text: object) -> list[float]:
+    """`encode_series` read back; [] when absent or not a series of positive numbers."""
+    if not isinstance(text, str):
+        return []
+    try:
+        numbers = [float(item) for item in text.split()]
+    except ValueError:
+        return []
+    return numbers if all(number > 0 for number in numbers) else []
 
 
 def describe_exit(exitcode: int | None) -> str:
@@ -35,13 +54,20 @@ def describe_exit(exitcode: int | None) -> str:
 
 @dataclass(frozen=True)
 class Profile:
-    """How long pyperf measures each scenario."""
+    """How long each scenario is measured.
+
+    A run visits every scenario `rounds` times, in a new shuffled order each round; each visit is
+    one pyperf timing process with `warmups` + `values` calls. While a speedup's interval is
+    wider than ±`precision`, its scenario gets more rounds, until the run has taken `max_seconds`.
+    """
 
     name: str
-    processes: int
+    rounds: int
     values: int
     warmups: int
     size_scale: float
+    precision: float | None  # relative half-width of a speedup's interval; None: no target
+    max_seconds: float  # the run's budget: no round for precision starts a visit beyond it
     summary: str
 
 
@@ -143,8 +169,9 @@ class Machine:
 
 
 _TYPES: dict[str, tuple[type, ...]] = {
-    "str": (str,), "int": (int,), "bool": (bool,),
+    "str": (str,), "int": (int,), "bool": (bool,), "float": (int, float),
     "int | None": (int, type(None)), "str | None": (str, type(None)),
+    "float | None": (int, float, type(None)),
 }
 
 
@@ -159,6 +186,25 @@ def _checked_fields(cls: type, data: Any, what: str) -> dict[str, Any]:
         if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
             raise ResultsFileError(f"{what}: {name!r} should not be a {type(value).__name__}")
     return dict(data)
+
+
+@dataclass(frozen=True)
+class RoundRecord:
+    """The state of the machine when a round of visits began: its single-core speed and how many
+    cores' worth of work parallel processes got, from a perfectly parallel probe."""
+
+    index: int
+    started: str  # ISO 8601, UTC
+    visits: int
+    single_core_ms: float | None  # one process's time for a fixed pure-Python loop
+    effective_cores: float | None  # N processes' throughput over one process's, N = usable CPUs
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> RoundRecord:
+        return cls(**_checked_fields(cls, data, "a stored round"))
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import matplotlib
 
@@ -41,11 +42,25 @@ def _grid(kernels: Sequence[str], title: str) -> tuple[Figure, list[Axes]]:
     return figure, axes[: len(kernels)]
 
 
-def _curves(summary: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
-    """(label, points sorted by workers) for each executor and start method, serial left out."""
+@dataclass(frozen=True)
+class Curve:
+    """One executor and start method's points, sorted by workers."""
+
+    label: str
+    threads: bool  # a thread executor: drawn dashed
+    points: pd.DataFrame
+
+    @property
+    def style(self) -> str:
+        return "--" if self.threads else "-"
+
+
+def _curves(summary: pd.DataFrame) -> list[Curve]:
+    """A curve for each executor and start method, serial left out."""
     parallel = summary[summary["executor"] != SERIAL]
     return [
-        (executor_label(str(executor), start_method), group.sort_values("workers"))
+        Curve(executor_label(str(executor), start_method), executor in THREAD_EXECUTORS,
+              group.sort_values("workers"))
         for (executor, start_method), group in parallel.groupby(
             ["executor", "start_method"], dropna=False, sort=False)
     ]
@@ -70,20 +85,20 @@ def speedup_figure(summary: pd.DataFrame, fits: pd.DataFrame, title: str = "Spee
     line, and each executor's fitted Amdahl curve (dotted)."""
     kernels = list(dict.fromkeys(summary["kernel"]))
     figure, axes_list = _grid(kernels, title)
-    colours = _colours(label for label, _ in _curves(summary))
+    colours = _colours(curve.label for curve in _curves(summary))
     for kernel, axes in zip(kernels, axes_list, strict=True):
         of_kernel = summary[summary["kernel"] == kernel]
         workers = of_kernel["workers"].to_numpy(int)
         span = np.linspace(1, max(workers.max(), 2), 50)
         axes.plot(span, span, color="black", linewidth=0.8, linestyle="--", label="ideal")
-        for label, points in _curves(of_kernel):
+        for curve in _curves(of_kernel):
+            points = curve.points
             axes.errorbar(points["workers"], points["speedup"],
                           yerr=_error_bars(points, "speedup"), marker="o", capsize=3,
-                          color=colours[label], label=label,
-                          linestyle="--" if _is_thread_label(label) else "-")
+                          color=colours[curve.label], label=curve.label, linestyle=curve.style)
             sigma = _fitted_sigma(fits, kernel, points)
             if sigma is not None:
-                axes.plot(span, amdahl_speedup(span, sigma), color=colours[label],
+                axes.plot(span, amdahl_speedup(span, sigma), color=colours[curve.label],
                           linestyle=":", linewidth=1)
         _mark_oversubscribed(axes, of_kernel)
         _mark_disturbed(axes, of_kernel, "speedup")
@@ -98,15 +113,14 @@ def efficiency_figure(summary: pd.DataFrame, title: str = "Parallel efficiency")
     """Efficiency (speedup / workers) against workers per kernel; 1.0 is perfect scaling."""
     kernels = list(dict.fromkeys(summary["kernel"]))
     figure, axes_list = _grid(kernels, title)
-    colours = _colours(label for label, _ in _curves(summary))
+    colours = _colours(curve.label for curve in _curves(summary))
     for kernel, axes in zip(kernels, axes_list, strict=True):
         of_kernel = summary[summary["kernel"] == kernel]
         axes.axhline(1.0, color="black", linewidth=0.8, linestyle="--", label="ideal")
-        for label, points in _curves(of_kernel):
-            axes.errorbar(points["workers"], points["efficiency"],
-                          yerr=_error_bars(points, "efficiency"), marker="o", capsize=3,
-                          color=colours[label], label=label,
-                          linestyle="--" if _is_thread_label(label) else "-")
+        for curve in _curves(of_kernel):
+            axes.errorbar(curve.points["workers"], curve.points["efficiency"],
+                          yerr=_error_bars(curve.points, "efficiency"), marker="o", capsize=3,
+                          color=colours[curve.label], label=curve.label, linestyle=curve.style)
         _mark_oversubscribed(axes, of_kernel)
         _mark_disturbed(axes, of_kernel, "efficiency")
         _worker_axis(axes, list(of_kernel["workers"]))
@@ -163,11 +177,11 @@ def machines_figure(summary: pd.DataFrame, labels: Mapping[str, str],
         axes.plot([1, top], [1, top], color="black", linewidth=0.8, linestyle="--",
                   label="ideal")
         for file in files:
-            for label, points in _best_curves(of_kernel[of_kernel["file"] == file]):
-                axes.errorbar(points["workers"], points["speedup"],
-                              yerr=_error_bars(points, "speedup"), marker="o", capsize=3,
-                              color=colours[file], label=f"{labels[file]}: {label}",
-                              linestyle="--" if _is_thread_label(label) else "-")
+            for curve in _best_curves(of_kernel[of_kernel["file"] == file]):
+                axes.errorbar(curve.points["workers"], curve.points["speedup"],
+                              yerr=_error_bars(curve.points, "speedup"), marker="o", capsize=3,
+                              color=colours[file], label=f"{labels[file]}: {curve.label}",
+                              linestyle=curve.style)
         _worker_axis(axes, list(of_kernel["workers"]))
         axes.set_ylabel("speedup over serial (×)")
         axes.set_title(kernel)
@@ -175,26 +189,21 @@ def machines_figure(summary: pd.DataFrame, labels: Mapping[str, str],
     return figure
 
 
-def _best_curves(summary: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
+def _best_curves(summary: pd.DataFrame) -> list[Curve]:
     """The process curve and the thread curve that reach the highest speedup."""
-    best: dict[bool, tuple[float, str, pd.DataFrame]] = {}
-    for label, points in _curves(summary):
-        threads = _is_thread_label(label)
-        peak = float(points["speedup"].max())
-        if threads not in best or peak > best[threads][0]:
-            best[threads] = (peak, label, points)
-    return [(label, points) for _, label, points in best.values()]
-
-
-def _is_thread_label(label: str) -> bool:
-    return label in THREAD_EXECUTORS
+    best: dict[bool, tuple[float, Curve]] = {}
+    for curve in _curves(summary):
+        peak = float(curve.points["speedup"].max())
+        if curve.threads not in best or peak > best[curve.threads][0]:
+            best[curve.threads] = (peak, curve)
+    return [curve for _, curve in best.values()]
 
 
 def _fitted_sigma(fits: pd.DataFrame, kernel: str, points: pd.DataFrame) -> float | None:
     first = points.iloc[0]
     match = fits[same_series(fits, first["file"], kernel, first["executor"],
                              first["start_method"])]
-    if match.empty or not np.isfinite(match["amdahl_sigma"].iloc[0]):
+    if match.empty or not 0 <= match["amdahl_sigma"].iloc[0] <= 1:  # NaN fails too
         return None
     return float(match["amdahl_sigma"].iloc[0])
 

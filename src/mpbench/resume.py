@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 from mpbench.errors import UsageError
-from mpbench.matrix import PROFILES, MatrixOptions
 from mpbench.model import Machine
 from mpbench.storage import Results
 
@@ -25,15 +24,13 @@ _MACHINE_FACTS_THAT_MAY_CHANGE = {"name", "git_commit", "mpbench_version"}
 
 
 def check_resumable(results: Results, given: Mapping[str, Any], machine: Machine) -> None:
-    """Raise UsageError naming the first reason `results` cannot be resumed here and now."""
+    """Raise UsageError naming the first reason `results` cannot be resumed here and now.
+
+    `given` holds the matrix options typed for the resumption (MatrixOptions field → value)."""
     path = results.path
-    stored = results.options.get("matrix")
-    if not isinstance(stored, dict) or stored.get("profile") not in PROFILES:
-        raise UsageError(f"{path} does not record the options it was run with; it cannot be "
-                         "resumed, start a new run")
-    fields = {field.name for field in dataclasses.fields(MatrixOptions)}
+    stored = dataclasses.asdict(results.options.matrix)
     for name, value in given.items():
-        if name in fields and _as_json(value) != _as_json(stored.get(name)):
+        if _as_json(value) != _as_json(stored.get(name)):
             raise UsageError(
                 f"{path} was run with {name} = {_as_json(stored.get(name))}, not "
                 f"{_as_json(value)}; resume with the same options, or none"

@@ -1,14 +1,23 @@
-"""Orchestration: each scenario in its own pyperf subprocess, saved as soon as it is done.
+"""Orchestration: rounds of visits, each visit one pyperf timing process, saved as soon as done.
 
-A scenario's subprocess runs in a process group of its own, so a timeout or an interrupt can
-stop it together with every worker, pool child and Manager it started. A scenario that fails
-or times out becomes a `Failure` with a readable reason; the run goes on. After every scenario
-the whole results file is rewritten atomically, so an interrupted run loses nothing it finished.
+A run visits every scenario once per round, in a freshly shuffled order each round (see
+`schedule`), and every parallel visit pairs its calls with the serial baseline's. After the
+profile's rounds, scenarios whose speedup interval is still wider than the precision target get
+more rounds, while the budget lasts. Each round starts by noting the machine's state: its
+single-core speed and how many cores' worth of work parallel processes get right then.
+
+A visit's subprocess runs in a process group of its own, so a timeout or an interrupt can stop it
+together with every worker, pool child and Manager it started. A visit that fails or times out
+fails its scenario with a readable reason; the run goes on. After every visit the whole results
+file is rewritten atomically, so an interrupted run loses nothing it finished.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import datetime as dt
+import json
 import os
 import signal
 import subprocess
@@ -16,33 +25,55 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+import numpy as np
 import pyperf
 
-from mpbench.model import FAILURE_MARKER, Failure, Profile, Scenario, describe_exit
+from mpbench import estimates
+from mpbench.model import (
+    BASELINE_VALUES,
+    FAILURE_MARKER,
+    Failure,
+    RoundRecord,
+    Scenario,
+    decode_series,
+    describe_exit,
+)
+from mpbench.options import StoredOptions
+from mpbench.schedule import SERIAL, baselines, next_round, shuffled
 from mpbench.storage import Results, save
 
 REASON_LIMIT = 300  # characters of a failure reason kept in the results file
+PROBE_WINDOW_SECONDS = 0.2  # each window of the per-round machine probe (two rounds of two)
+PROBE_TIMEOUT_SECONDS = 30.0
 
 
 @dataclass(frozen=True)
 class RunSettings:
-    """How each scenario is measured."""
+    """How each visit is measured, and when the run stops."""
 
-    profile: Profile
-    timeout: float
+    options: StoredOptions
     python: str = sys.executable
+    probe_machine: bool = True  # the per-round probe; tests of orchestration turn it off
+
+
+@dataclass(frozen=True)
+class Visit:
+    """One timing process of one scenario, in one round; parallel visits pair with `baseline`."""
+
+    scenario: Scenario
+    baseline: Scenario | None
+    round: int
 
 
 @dataclass(frozen=True)
 class Outcome:
-    """What one scenario produced: a pyperf benchmark, or a failure."""
+    """What one visit produced: a pyperf benchmark of one run, or a failure."""
 
-    scenario: Scenario
+    visit: Visit
     benchmark: pyperf.Benchmark | None
     failure: Failure | None
     wall_seconds: float
@@ -51,36 +82,37 @@ class Outcome:
 class Observer(Protocol):
     """Told about progress; the CLI draws it, tests record it."""
 
-    def scenario_started(self, index: int, scenario: Scenario) -> None: ...
+    def round_started(self, record: RoundRecord, precision: bool) -> None: ...
 
-    def scenario_finished(self, index: int, outcome: Outcome, path: Path) -> None: ...
+    def visit_started(self, visit: Visit) -> None: ...
+
+    def visit_finished(self, outcome: Outcome, path: Path) -> None: ...
 
 
-def worker_command(scenario: Scenario, settings: RunSettings, output: Path) -> list[str]:
-    """The pyperf command line that times one scenario into `output`."""
-    profile = settings.profile
+def worker_command(visit: Visit, settings: RunSettings, output: Path) -> list[str]:
+    """The pyperf command line that times one visit into `output`."""
+    profile = settings.options.profile
     command = [
-        settings.python, "-m", "mpbench._worker", "--scenario", scenario.to_json(),
+        settings.python, "-m", "mpbench._worker", "--worker",
+        "--scenario", visit.scenario.to_json(), "--round", str(visit.round),
         "--hook", "mpbench", "--loops", "1", "--warmups", str(profile.warmups),
         "--values", str(profile.values), "--quiet", "--output", str(output),
     ]
-    # With one process, pyperf's manager would only start the single worker: be that worker.
-    if profile.processes == 1:
-        command.append("--worker")
-    else:
-        command.extend(("--processes", str(profile.processes)))
+    if visit.baseline is not None:
+        command.extend(("--baseline", visit.baseline.to_json()))
     return command
 
 
-def run_scenario(scenario: Scenario, settings: RunSettings) -> Outcome:
-    """Time one scenario in a subprocess; never raises for a failing scenario."""
+def run_visit(visit: Visit, settings: RunSettings) -> Outcome:
+    """Time one visit in a subprocess; never raises for a failing scenario."""
     started = time.monotonic()
+    timeout = settings.options.timeout
     with tempfile.TemporaryDirectory(prefix="mpbench-") as scratch:
         output = Path(scratch) / "benchmark.json"
         log_path = Path(scratch) / "log.txt"
         with log_path.open("w+b") as log:
             process = subprocess.Popen(
-                worker_command(scenario, settings, output), stdin=subprocess.DEVNULL,
+                worker_command(visit, settings, output), stdin=subprocess.DEVNULL,
                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
             )
             # A timer, not wait(timeout=...): Popen polls with sleeps of up to 50 ms.
@@ -91,7 +123,7 @@ def run_scenario(scenario: Scenario, settings: RunSettings) -> Outcome:
                     timed_out.set()
                     _kill_group(process)
 
-            deadline = threading.Timer(settings.timeout, expire)
+            deadline = threading.Timer(timeout, expire)
             deadline.start()
             try:
                 returncode = process.wait()
@@ -102,24 +134,25 @@ def run_scenario(scenario: Scenario, settings: RunSettings) -> Outcome:
             log_text = log.read().decode(errors="replace")
         wall = time.monotonic() - started
         if timed_out.is_set():
-            reason = f"timed out after {settings.timeout:g} s"
+            reason = f"timed out after {timeout:g} s"
         elif returncode != 0 or not output.exists():
             reason = failure_reason(log_text, returncode)
         else:
             benchmark = pyperf.Benchmark.load(str(output))
-            benchmark.update_metadata({"scenario_wall_s": round(wall, 3)})
-            return Outcome(scenario, benchmark, None, wall)
-    return Outcome(scenario, None, Failure(scenario, reason, round(wall, 3)), wall)
+            benchmark.update_metadata({"visit_wall_s": round(wall, 3)})
+            return Outcome(visit, benchmark, None, wall)
+    failure = Failure(visit.scenario, reason, round(wall, 3))
+    return Outcome(visit, None, failure, wall)
 
 
 def _kill_group(process: subprocess.Popen[bytes]) -> None:
-    """Kill the scenario's whole process group, including children that outlived the leader."""
+    """Kill the visit's whole process group, including children that outlived the leader."""
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(process.pid, signal.SIGKILL)
 
 
 def failure_reason(log: str, returncode: int) -> str:
-    """The most useful single line of a failed scenario's output."""
+    """The most useful single line of a failed visit's output."""
     lines = [line.strip() for line in log.splitlines() if line.strip()]
     marked = [line.removeprefix(FAILURE_MARKER).strip() for line in lines
               if line.startswith(FAILURE_MARKER)]
@@ -138,22 +171,106 @@ def _looks_like_exception(line: str) -> bool:
         ("Error", "Exception", "Exit", "Interrupt", "Warning"))
 
 
-def run_all(results: Results, scenarios: Sequence[Scenario], settings: RunSettings,
-            path: Path, observer: Observer) -> Results:
-    """Run `scenarios` in order, adding each outcome to `results` and saving after each.
+def speedup_half_width(bench: pyperf.Benchmark) -> float:
+    """How precise the paired speedup of a scenario's visits so far is (see estimates)."""
+    baseline, values, visits = [], [], []
+    for index, run in enumerate(bench.get_runs()):
+        paired = decode_series(run.get_metadata().get(BASELINE_VALUES))
+        if len(paired) != len(run.values):
+            continue
+        baseline.extend(paired)
+        values.extend(run.values)
+        visits.extend([index] * len(run.values))
+    speedup = estimates.paired_speedup(np.array(baseline), np.array(values), np.array(visits),
+                                       bench.get_name())
+    return estimates.half_width(*speedup)
 
-    Returns `results` with `path` set to the file actually written (it may gain a suffix if
-    the name was taken). On KeyboardInterrupt, everything finished is already saved.
+
+def precision_misses(results: Results, target: float | None) -> dict[str, float]:
+    """Parallel scenarios whose speedup interval is wider than ±target: id → its half-width."""
+    if target is None:
+        return {}
+    widths = {bench.get_name(): speedup_half_width(bench) for bench in results.benchmarks
+              if bench.get_metadata().get("executor") != SERIAL}
+    return {sid: width for sid, width in widths.items() if width > target}
+
+
+def machine_state(index: int, visits: int, settings: RunSettings, usable_cpus: int
+                  ) -> RoundRecord:
+    """The round's record: now, and what the probe measured (None where it could not)."""
+    started = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    state: dict[str, object] = {}
+    if settings.probe_machine:
+        command = [settings.python, "-m", "mpbench._probe", str(usable_cpus),
+                   str(PROBE_WINDOW_SECONDS)]
+        try:
+            done = subprocess.run(command, capture_output=True, text=True, check=True,
+                                  stdin=subprocess.DEVNULL, timeout=PROBE_TIMEOUT_SECONDS)
+            state = json.loads(done.stdout)
+        except (OSError, subprocess.SubprocessError, ValueError):
+            state = {}  # recorded as not measured; the round goes on
+    return RoundRecord(index=index, started=started, visits=visits,
+                       single_core_ms=_rounded(state.get("single_core_ms")),
+                       effective_cores=_rounded(state.get("effective_cores")))
+
+
+def _rounded(value: object) -> float | None:
+    return round(value, 4) if isinstance(value, int | float) and value > 0 else None
+
+
+class Budget:
+    """The time left for precision rounds: a visit starts only if it should end in time."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.started = time.monotonic()
+        self.spent = False
+
+    def allows(self, expected_seconds: float) -> bool:
+        if time.monotonic() - self.started + expected_seconds > self.seconds:
+            self.spent = True
+        return not self.spent
+
+
+def run_rounds(results: Results, settings: RunSettings, path: Path, observer: Observer
+               ) -> Results:
+    """Visit `results.plan` round by round until every scenario has its rounds and meets the
+    precision target, or the budget is spent; save after each visit.
+
+    Continues where `results` left off (so it also resumes). Returns `results` with `path` set
+    to the file actually written (it may gain a suffix if the name was taken). On
+    KeyboardInterrupt, everything finished is already saved.
     """
+    options = settings.options
     machine_metadata = results.machine.to_metadata()
-    for index, scenario in enumerate(scenarios):
-        observer.scenario_started(index, scenario)
-        outcome = run_scenario(scenario, settings)
-        if outcome.benchmark is not None:
-            outcome.benchmark.update_metadata(machine_metadata)
-            results.benchmarks.append(outcome.benchmark)
-        if outcome.failure is not None:
-            results.failures.append(outcome.failure)
-        results.path = save(results, results.path or path, replace=results.path is not None)
-        observer.scenario_finished(index, outcome, results.path)
+    pairs_with = baselines(results.plan)
+    budget = Budget(options.max_seconds)
+    while True:
+        failed = {failure.scenario.id for failure in results.failures}
+        misses = list(precision_misses(results, options.precision))
+        todo, first_rounds = next_round(results.plan, results.visit_counts(), failed,
+                                        options.profile.rounds, misses)
+        if not todo or (not first_rounds and budget.spent):
+            break
+        index = len(results.rounds)
+        record = machine_state(index, len(todo), settings, results.machine.usable_cpus)
+        results.rounds.append(record)
+        observer.round_started(record, precision=not first_rounds)
+        visited = 0
+        for scenario in shuffled(todo, options.seed, index):
+            if not first_rounds and not budget.allows(results.visit_seconds(scenario.id)):
+                continue
+            visited += 1
+            baseline = None if scenario.executor == SERIAL else pairs_with.get(scenario.kernel)
+            visit = Visit(scenario, baseline, index)
+            observer.visit_started(visit)
+            outcome = run_visit(visit, settings)
+            if outcome.benchmark is not None:
+                outcome.benchmark.update_metadata(machine_metadata)
+                results.add_visit(outcome.benchmark)
+            if outcome.failure is not None:
+                results.fail(outcome.failure)
+            results.path = save(results, results.path or path, replace=results.path is not None)
+            observer.visit_finished(outcome, results.path)
+        results.rounds[-1] = dataclasses.replace(record, visits=visited)
     return results

@@ -3,8 +3,9 @@
 pyperf reads the file as it is (it ignores keys it does not know), so `python -m pyperf stats`
 and `compare_to` work on it. Each benchmark is one scenario, named by its id, with the axes as
 its metadata; the machine facts are added to every benchmark, so pyperf shows them as suite
-metadata. The `mpbench` section keeps what pyperf has no place for: the planned scenarios, the
-ones that failed and why, and the run's options.
+metadata. Every visit of a scenario (one timing process) is one pyperf run of its benchmark. The
+`mpbench` section keeps what pyperf has no place for: the planned scenarios, the ones that failed
+and why, the run's options, and the state of the machine at the start of each round.
 
 Files are only ever written whole, to a temporary file that then takes the final name, so a
 crash or an interrupt leaves either the previous complete file or the new complete file.
@@ -27,9 +28,10 @@ from typing import IO, Any
 import pyperf
 
 from mpbench.errors import ResultsFileError
-from mpbench.model import Failure, Machine, Scenario
+from mpbench.model import Failure, Machine, RoundRecord, Scenario
+from mpbench.options import StoredOptions
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: rounds of visits, paired baselines, typed options
 SECTION = "mpbench"
 RESULTS_DIR = Path("results")
 
@@ -39,19 +41,51 @@ class Results:
     """Everything one run produced: pyperf benchmarks, failures, and how the run was asked for."""
 
     machine: Machine
+    options: StoredOptions
     benchmarks: list[pyperf.Benchmark] = field(default_factory=list)
     failures: list[Failure] = field(default_factory=list)
     plan: list[Scenario] = field(default_factory=list)
-    options: dict[str, Any] = field(default_factory=dict)
+    rounds: list[RoundRecord] = field(default_factory=list)
     path: Path | None = None
 
     def measured_ids(self) -> set[str]:
         return {bench.get_name() for bench in self.benchmarks}
 
+    def visit_counts(self) -> dict[str, int]:
+        """Scenario id → how many visits (pyperf runs) it has."""
+        return {bench.get_name(): bench.get_nrun() for bench in self.benchmarks}
+
+    def visit_seconds(self, scenario_id: str) -> float:
+        """How long the scenario's latest visit took, processes and imports included."""
+        for bench in self.benchmarks:
+            if bench.get_name() == scenario_id:
+                wall = bench.get_runs()[-1].get_metadata().get("visit_wall_s")
+                return float(wall) if isinstance(wall, int | float) else 0.0
+        return 0.0
+
+    def add_visit(self, visit: pyperf.Benchmark) -> None:
+        """Add a visit's run to its scenario's benchmark (the first visit is the benchmark);
+        benchmarks stay in plan order, whatever order the rounds visit them in."""
+        for bench in self.benchmarks:
+            if bench.get_name() == visit.get_name():
+                bench.add_runs(visit)
+                return
+        self.benchmarks.append(visit)
+        position = {scenario.id: index for index, scenario in enumerate(self.plan)}
+        self.benchmarks.sort(key=lambda bench: position.get(bench.get_name(), len(position)))
+
+    def fail(self, failure: Failure) -> None:
+        """Record a failed scenario; what its earlier visits measured no longer counts."""
+        self.benchmarks = [bench for bench in self.benchmarks
+                           if bench.get_name() != failure.scenario.id]
+        self.failures.append(failure)
+
     def missing(self) -> list[Scenario]:
-        """Planned scenarios with neither a measurement nor a recorded failure."""
-        done = self.measured_ids() | {failure.scenario.id for failure in self.failures}
-        return [scenario for scenario in self.plan if scenario.id not in done]
+        """Planned scenarios that still lack some of their first rounds' visits."""
+        counts = self.visit_counts()
+        failed = {failure.scenario.id for failure in self.failures}
+        return [scenario for scenario in self.plan if scenario.id not in failed
+                and counts.get(scenario.id, 0) < self.options.profile.rounds]
 
 
 def default_path(machine: Machine, now: dt.datetime | None = None) -> Path:
@@ -69,9 +103,10 @@ def to_json(results: Results) -> dict[str, Any]:
     data[SECTION] = {
         "format": FORMAT_VERSION,
         "machine": asdict(results.machine),
-        "options": results.options,
+        "options": results.options.to_dict(),
         "plan": [asdict(scenario) for scenario in results.plan],
         "failures": [failure.to_dict() for failure in results.failures],
+        "rounds": [record.to_dict() for record in results.rounds],
     }
     return data
 
@@ -137,7 +172,8 @@ def read(path: Path) -> Results:
         machine = Machine.from_dict(section["machine"])
         plan = [Scenario.from_dict(item) for item in section.get("plan", [])]
         failures = [Failure.from_dict(item) for item in section.get("failures", [])]
-        options = dict(section.get("options", {}))
+        rounds = [RoundRecord.from_dict(item) for item in section.get("rounds", [])]
+        options = StoredOptions.from_dict(section.get("options"))
         benchmarks = []
         if data["benchmarks"]:
             suite = pyperf.BenchmarkSuite.loads(json.dumps(data))
@@ -148,8 +184,8 @@ def read(path: Path) -> Results:
         raise ResultsFileError(f"{path} is damaged: {exc}") from None
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise ResultsFileError(f"{path} is damaged: {type(exc).__name__}: {exc}") from None
-    return Results(machine=machine, benchmarks=benchmarks, failures=failures, plan=plan,
-                   options=options, path=path)
+    return Results(machine=machine, options=options, benchmarks=benchmarks, failures=failures,
+                   plan=plan, rounds=rounds, path=path)
 
 
 # The axes every benchmark must carry, and their types (see Scenario.to_metadata).
@@ -167,6 +203,9 @@ def _check_axes(bench: pyperf.Benchmark) -> None:
                 raise ResultsFileError(f"benchmark {bench.get_name()!r} has no valid {name!r}")
         if not isinstance(metadata.get("start_method", ""), str):
             raise ResultsFileError(f"benchmark {bench.get_name()!r} has no valid 'start_method'")
+        visit_round = metadata.get("round")
+        if not isinstance(visit_round, int) or isinstance(visit_round, bool) or visit_round < 0:
+            raise ResultsFileError(f"benchmark {bench.get_name()!r} has a run without its 'round'")
 
 
 def read_many(paths: Sequence[Path]) -> list[Results]:

@@ -13,8 +13,13 @@ from pathlib import Path
 
 import pandas as pd
 
+from mpbench.estimates import WIDE
 from mpbench.frame import CONTENDED_LOAD, SLOWED, same_series
 from mpbench.storage import Results
+
+# The marks of a summary point, as the tables show them.
+MARK_SYMBOLS = {"contended": "!", "slowed": "~", "oversubscribed": "+", "superlinear": "^",
+                "wide": "?"}
 
 
 @dataclass(frozen=True)
@@ -63,16 +68,17 @@ def speedup_table(summary: pd.DataFrame, title: str = "Median time and speedup o
         for workers in worker_counts:
             if workers in by_workers.index:
                 cell = by_workers.loc[workers]
-                marks = ("!" * bool(cell["contended"]) + "~" * bool(cell["slowed"])
-                         + "+" * bool(cell["oversubscribed"]))
+                marks = "".join(symbol for mark, symbol in MARK_SYMBOLS.items()
+                                if bool(cell[mark]))
                 cells.append(f"{format_seconds(cell['median'])}  "
                              f"{format_ratio(cell['speedup'])}{marks}")
             else:
                 cells.append("")
         rows.append([str(kernel), executor_label(str(executor), start_method), *cells])
-    notes = ["speedup = serial median / median, from the same results file"]
+    notes = ["speedup: the median over pairs of a serial call / a call of the scenario, timed "
+             "back to back in the same process"]
     if summary["speedup"].isna().any():
-        notes.append("n/a: the file has no serial run of that kernel to compare with")
+        notes.append("n/a: no serial baseline was paired with that scenario")
     if summary["contended"].any():
         notes.append("!: measured while other processes kept at least "
                      f"{CONTENDED_LOAD:g} CPU busy; rerun on a quieter machine")
@@ -83,6 +89,14 @@ def speedup_table(summary: pd.DataFrame, title: str = "Median time and speedup o
     if summary["oversubscribed"].any():
         notes.append("+: more workers than the CPUs usable or granted to the run (time-sharing, "
                      "left out of fits)")
+    if summary["superlinear"].any():
+        notes.append("^: above the worker count, which cores alone cannot give: noise when its "
+                     "interval reaches below the count; otherwise real only if caches help "
+                     "(each worker's share of the data fits a faster cache), else a disturbed "
+                     "baseline, and left out of fits")
+    if summary["wide"].any():
+        notes.append(f"?: the speedup's interval reaches beyond ±{WIDE:.0%}: too uncertain to "
+                     "fit or judge; measure longer (--precision)")
     return Table(title, ["kernel", "executor", *(f"{w} worker{'s' if w > 1 else ''}"
                                                for w in worker_counts)], rows, notes)
 
@@ -109,7 +123,8 @@ def machines_table(all_results: Sequence[Results]) -> Table:
         ("platform", lambda r: r.machine.platform),
         ("measured", lambda r: _dates(r)),
         ("commit", lambda r: r.machine.git_commit or "not in a git checkout"),
-        ("profile", lambda r: str(r.options.get("matrix", {}).get("profile", "unknown"))),
+        ("profile", lambda r: r.options.matrix.profile),
+        ("rounds", lambda r: f"{len(r.rounds)} (seed {r.options.seed})"),
         ("mpbench", lambda r: r.machine.mpbench_version),
     ]
     rows = [[fact, *(describe(results) for results in all_results)] for fact, describe in facts]
@@ -135,11 +150,11 @@ def fits_table(fits: pd.DataFrame, summary: pd.DataFrame, title: str = "Scaling 
                                      fit["start_method"]) & ~summary["oversubscribed"]]
         widest = points.sort_values("workers").iloc[-1] if not points.empty else None
         karp_flatt = ("n/a" if widest is None or widest["workers"] < 2
-                      else f"{widest['karp_flatt']:.3f} at {int(widest['workers'])}")
+                      else f"{_sigma(widest['karp_flatt'], 0)} at {int(widest['workers'])}")
         usl = fit["usl_note"] or (f"σ {fit['usl_sigma']:.3f}, κ {fit['usl_kappa']:.4f}, "
                                   f"{_peak(fit['usl_peak_workers'])}")
         rows.append([str(fit["kernel"]), executor_label(str(fit["executor"]), fit["start_method"]),
-                     _fraction(fit["amdahl_sigma"]), karp_flatt, str(usl)])
+                     _sigma(fit["amdahl_sigma"], int(fit["left_out"])), karp_flatt, str(usl)])
     return Table(title, ["kernel", "executor", "Amdahl σ", "Karp–Flatt e", "USL"], rows,
                  text_columns=2,
                  notes=["σ: the serial fraction that best explains the speedups (speedup < 1/σ); "
@@ -147,8 +162,15 @@ def fits_table(fits: pd.DataFrame, summary: pd.DataFrame, title: str = "Scaling 
                         "USL: contention σ and crosstalk κ (κ > 0: speedup peaks, then falls)"])
 
 
-def _fraction(value: float) -> str:
-    return "n/a" if not math.isfinite(value) else f"{value:.3f}"
+def _sigma(value: float, left_out: int) -> str:
+    """A fitted serial fraction, which only means one between 0 and 1."""
+    if not math.isfinite(value):
+        return f"not drawn: {left_out} marked" if left_out else "n/a"
+    if value < 0:
+        return "none (superlinear)"
+    if value > 1:
+        return "none (slower than serial)"
+    return f"{value:.3f}" + (f" ({left_out} marked left out)" if left_out else "")
 
 
 def _peak(workers: float) -> str:

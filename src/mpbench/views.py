@@ -20,10 +20,10 @@ from rich.progress import (
 )
 from rich.table import Table as RichTable
 
-from mpbench.model import Machine, Scenario
-from mpbench.runner import Outcome
+from mpbench.model import Machine, RoundRecord
+from mpbench.runner import Outcome, Visit
 from mpbench.storage import Results
-from mpbench.tables import Table, format_seconds, visible
+from mpbench.tables import Table, visible
 
 
 def printable(text: str) -> str:
@@ -33,16 +33,21 @@ def printable(text: str) -> str:
 
 
 class ProgressView:
-    """A progress bar with the current scenario, done/total and time left; one line per result."""
+    """A progress bar over the visits, with the current one and time left; a line per round
+    with the machine's state, and one per failure."""
 
-    def __init__(self, console: Console, total: int) -> None:
+    def __init__(self, console: Console, results: Results) -> None:
         self.console = console
         self.progress = Progress(
             SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
             MofNCompleteColumn(), TimeElapsedColumn(), TextColumn("left"), TimeRemainingColumn(),
             console=console, transient=True,
         )
-        self.task = self.progress.add_task("starting", total=total)
+        rounds = results.options.profile.rounds
+        counts = results.visit_counts()
+        planned = sum(max(0, rounds - counts.get(scenario.id, 0)) for scenario in results.missing())
+        self.task = self.progress.add_task("starting", total=planned)
+        self.first_round_total = planned
 
     def __enter__(self) -> ProgressView:
         self.progress.start()
@@ -52,20 +57,45 @@ class ProgressView:
                  traceback: TracebackType | None) -> None:
         self.progress.stop()
 
-    def scenario_started(self, index: int, scenario: Scenario) -> None:
-        self.progress.update(self.task, description=printable(scenario.id))
+    def round_started(self, record: RoundRecord, precision: bool) -> None:
+        if precision:
+            task = self.progress.tasks[0]
+            self.progress.update(self.task, total=(task.total or 0) + record.visits)
+        kind = "for precision, " if precision else ""
+        self.console.print(f"[bold]round {record.index + 1}[/bold] ({kind}{record.visits} "
+                           f"visits): {describe_state(record)}", soft_wrap=True)
 
-    def scenario_finished(self, index: int, outcome: Outcome, path: Path) -> None:
+    def visit_started(self, visit: Visit) -> None:
+        self.progress.update(self.task, description=printable(visit.scenario.id))
+
+    def visit_finished(self, outcome: Outcome, path: Path) -> None:
         self.progress.advance(self.task)
-        scenario_id = printable(outcome.scenario.id)
-        took = f"[dim]{outcome.wall_seconds:.1f} s[/dim]"
-        if outcome.benchmark is not None:
-            median = format_seconds(outcome.benchmark.median())
-            self.console.print(f"[green]✓[/green] {scenario_id:<36} median {median:>9}   {took}",
-                               soft_wrap=True)
-        elif outcome.failure is not None:
+        if outcome.failure is not None:
+            scenario_id = printable(outcome.visit.scenario.id)
             reason = printable(outcome.failure.reason)
-            self.console.print(f"[red]✗ {scenario_id}[/red]: {reason}  {took}", soft_wrap=True)
+            self.console.print(f"[red]✗ {scenario_id}[/red]: {reason}  "
+                               f"[dim]{outcome.wall_seconds:.1f} s[/dim]", soft_wrap=True)
+
+
+def describe_state(record: RoundRecord) -> str:
+    """`single core 9.31 ms a chunk, 1.82 effective cores` (a chunk: 100,000 iterations of a
+    pure-Python loop), or what could not be measured."""
+    single = (f"single core {record.single_core_ms:.2f} ms a chunk"
+              if record.single_core_ms is not None else "single core not measured")
+    cores = (f"{record.effective_cores:.2f} effective cores"
+             if record.effective_cores is not None else "effective cores not measured")
+    return f"{single}, {cores}"
+
+
+def print_run_header(console: Console, results: Results) -> None:
+    options = results.options
+    profile = options.profile
+    target = "no precision target" if options.precision is None else \
+        f"precision target ±{options.precision:.0%}"
+    console.print(f"profile {profile.name}: {len(results.plan)} scenarios × {profile.rounds} "
+                  f"rounds of {profile.warmups} + {profile.values} calls; {target}, budget "
+                  f"{options.max_seconds:g} s; timeout {options.timeout:g} s a visit; "
+                  f"seed {options.seed}", soft_wrap=True)
 
 
 def print_machine(console: Console, machine: Machine) -> None:
@@ -92,14 +122,38 @@ def render_table(console: Console, table: Table) -> None:
         console.print(f"[dim]{printable(note)}[/dim]")
 
 
-def scenario_overheads(results: Results) -> list[float]:
-    """Seconds each scenario took beyond pyperf's own timed loops (warmups included)."""
+def visit_overheads(results: Results) -> list[float]:
+    """Seconds each visit took beyond the timed calls (and their paired baselines)."""
+    from mpbench.model import BASELINE_VALUES, decode_series
+
     overheads = []
     for bench in results.benchmarks:
-        wall = bench.get_metadata().get("scenario_wall_s")
-        if isinstance(wall, int | float):
-            overheads.append(float(wall) - float(bench.get_total_duration()))
+        for run in bench.get_runs():
+            metadata = run.get_metadata()
+            wall = metadata.get("visit_wall_s")
+            if isinstance(wall, int | float):
+                timed = sum(run.values) + sum(value for _, value in run.warmups) + sum(
+                    decode_series(metadata.get(BASELINE_VALUES)))
+                overheads.append(float(wall) - timed)
     return overheads
+
+
+def machine_states(rounds: list[RoundRecord]) -> str:
+    """The single-core speed and effective cores over the rounds: `median (min–max)`."""
+    parts = []
+    for label, values, unit in (
+            ("single core", [r.single_core_ms for r in rounds if r.single_core_ms], " ms a chunk"),
+            ("effective cores", [r.effective_cores for r in rounds if r.effective_cores], "")):
+        if values:
+            parts.append(f"{label} {statistics.median(values):.2f}{unit} "
+                         f"({min(values):.2f}–{max(values):.2f} over {len(values)} rounds)")
+        else:
+            parts.append(f"{label} not measured")
+    return "; ".join(parts)
+
+
+def _percent(fraction: float) -> str:
+    return "∞" if fraction == float("inf") else f"{fraction:.1%}"
 
 
 def print_results(console: Console, results: Results, summary: pd.DataFrame | None) -> None:
@@ -110,12 +164,27 @@ def print_results(console: Console, results: Results, summary: pd.DataFrame | No
 
     console.print(f"[bold]{printable(str(results.path))}[/bold]")
     print_machine(console, results.machine)
+    if results.rounds:
+        console.print(f"machine during the run: {machine_states(results.rounds)}",
+                      soft_wrap=True)
     if summary is not None:
         render_table(console, speedup_table(summary))
         render_table(console, fits_table(scaling_fits(summary), summary))
         for verdict in gil_verdicts(summary).itertuples():
             console.print(f"[bold]{printable(str(verdict.kernel))}[/bold]: "
                           f"{printable(str(verdict.verdict))}")
+        target = results.options.precision
+        if target is not None:
+            misses = summary[summary["speedup_half_width"] > target]
+            if misses.empty:
+                console.print(f"every speedup is within its ±{target:.0%} precision target")
+            else:
+                listed = ", ".join(f"{printable(str(row.scenario))} "
+                                   f"(±{_percent(float(width))})" for row, width in
+                                   zip(misses.itertuples(), misses["speedup_half_width"],
+                                       strict=True))
+                console.print(f"[yellow]{len(misses)} missed the ±{target:.0%} precision "
+                              f"target: {listed}[/yellow]", soft_wrap=True)
         for wrong in summary[summary["wrong_result"]].itertuples():
             console.print(f"[red]wrong result[/red] {printable(str(wrong.scenario))}: computed "
                           f"{printable(str(wrong.result))}, unlike the serial run")
@@ -124,11 +193,11 @@ def print_results(console: Console, results: Results, summary: pd.DataFrame | No
     for failure in results.failures:
         console.print(f"[red]failed[/red] {printable(failure.scenario.id)}: "
                       f"{printable(failure.reason)}")
-    overheads = scenario_overheads(results)
+    overheads = visit_overheads(results)
     if overheads:
-        console.print(f"[dim]harness overhead per scenario (processes, imports, executor "
-                      f"start-up; not measured time): median {statistics.median(overheads):.2f} s, "
-                      f"at most {max(overheads):.2f} s[/dim]")
+        console.print(f"[dim]harness overhead per visit (processes, imports, executor "
+                      f"start-up, warmups; not measured time): median "
+                      f"{statistics.median(overheads):.2f} s, at most {max(overheads):.2f} s[/dim]")
     missing = results.missing()
     if missing:
         console.print(f"[yellow]{len(missing)} planned scenarios have not run yet; "

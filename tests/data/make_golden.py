@@ -20,7 +20,7 @@ HOSTILE = "<script>alert('x')</script> \x1b[31mred\x1b[0m | *bold* [link](javasc
 
 
 def quick(results: Results) -> Results:
-    results.options = {"matrix": {"profile": "quick"}, "timeout": 300.0}
+    results.options = synthetic.options()
     return results
 
 

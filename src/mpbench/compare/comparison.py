@@ -7,6 +7,7 @@ its time got worse because it scales worse, and each cause is listed once.
 from __future__ import annotations
 
 import math
+import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -19,9 +20,11 @@ from mpbench.compare.significance import BASE, HEAD, Change, SignificanceTests
 from mpbench.compare.stats import SCENARIO_FACTS, ScenarioStats, scenario_stats
 from mpbench.errors import UsageError
 from mpbench.frame import to_frame
-from mpbench.model import Machine
+from mpbench.model import Machine, RoundRecord
 from mpbench.storage import Results, read
 
+# Single-core speed or effective cores this much apart: not the same machine for measuring.
+STATE_CHANGE = 0.15
 # Machine facts that must match for times to compare: another CPU or interpreter is another clock.
 TIME_FACTS = ("hostname", "cpu_model", "logical_cpus", "usable_cpus", "python_implementation",
               "python_version", "python_build", "gil_enabled")
@@ -43,12 +46,14 @@ class Measurements:
     machine: Machine
     frame: pd.DataFrame
     failures: Mapping[str, str] = field(default_factory=dict)
+    rounds: tuple[RoundRecord, ...] = ()
 
     @classmethod
     def from_results(cls, results: Results, side: str) -> Measurements:
         label = str(results.path) if results.path is not None else side
         return cls(label, results.machine, to_frame([results]),
-                   {failure.scenario.id: failure.reason for failure in results.failures})
+                   {failure.scenario.id: failure.reason for failure in results.failures},
+                   tuple(results.rounds))
 
 
 @dataclass(frozen=True)
@@ -59,6 +64,27 @@ class ScenarioComparison:
     time: Change | None = None
     speedup: Change | None = None  # None for serial scenarios and kernels without a serial run
     gates: tuple[str, ...] = ()  # the gates this scenario trips
+
+    @property
+    def regressed(self) -> bool:
+        """Slower or scaling worse, significantly and beyond the threshold."""
+        return any(change is not None and change.regressed for change in (self.time,
+                                                                          self.speedup))
+
+    @property
+    def improved(self) -> bool:
+        return not self.regressed and any(change is not None and change.improved
+                                          for change in (self.time, self.speedup))
+
+    @property
+    def tested(self) -> bool:
+        return self.time is not None or self.speedup is not None
+
+    @property
+    def unchanged(self) -> bool:
+        """Compared and tested, and neither better nor worse: the verdict `same`."""
+        return (self.status is Status.COMPARED and self.tested and not self.regressed
+                and not self.improved)
 
     @property
     def verdict(self) -> str:
@@ -154,7 +180,9 @@ def compare_measurements(base: Measurements, head: Measurements, gate: Gate) -> 
     return Comparison(
         base=base.label, head=head.label, base_machine=base.machine, head_machine=head.machine,
         gate=gate, differences=differences, scenarios=tuple(sorted(items, key=_rank)),
-        tests=len(changes), notes=tuple(_notes(base_stats, head_stats, changes)),
+        tests=len(changes),
+        notes=tuple(_notes(base_stats, head_stats, changes)) + state_notes(base.rounds,
+                                                                          head.rounds),
     )
 
 
@@ -206,15 +234,14 @@ def _badness(item: ScenarioComparison) -> float:
 
 def _rank(item: ScenarioComparison) -> tuple[int, float]:
     """Gate trips first, then other regressions, incomparable ones, same, improvements."""
-    verdict = item.verdict
     if item.gates:
         group = 0
-    elif "slower" in verdict or "worse" in verdict:
+    elif item.regressed:
         group = 1
-    elif item.status is not Status.COMPARED or verdict == "not tested":
+    elif item.status is not Status.COMPARED or not item.tested:
         group = 2
     else:
-        group = 3 if verdict == "same" else 4
+        group = 4 if item.improved else 3
     return group, -_badness(item)
 
 
@@ -230,6 +257,25 @@ def _notes(base: Mapping[str, ScenarioStats], head: Mapping[str, ScenarioStats],
             notes.append(f"⚠ {label}: {plural(busy, 'scenario')} timed while other processes "
                          "loaded the machine")
     return notes
+
+
+def state_notes(base: Sequence[RoundRecord], head: Sequence[RoundRecord]) -> tuple[str, ...]:
+    """A note when the two runs saw the machine in different states: single-core speed or
+    effective cores (medians over their rounds) more than STATE_CHANGE apart."""
+    differences = []
+    for name, what, unit in (("effective_cores", "effective cores", ""),
+                             ("single_core_ms", "single core", " ms a chunk")):
+        sides = [[getattr(r, name) for r in rounds if getattr(r, name)] for rounds in (base,
+                                                                                      head)]
+        if not all(sides):
+            continue
+        before, after = (statistics.median(values) for values in sides)
+        if max(before, after) > (1 + STATE_CHANGE) * min(before, after):
+            differences.append(f"{what} {before:.2f}{unit} in BASE, {after:.2f}{unit} in HEAD")
+    if not differences:
+        return ()
+    return (f"⚠ BASE and HEAD saw different machines in all but name ({'; '.join(differences)}):"
+            " speedups and times can differ for that reason alone",)
 
 
 def plural(count: int, noun: str) -> str:

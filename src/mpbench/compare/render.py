@@ -32,8 +32,7 @@ def headline(comparison: Comparison) -> str:
         more = f" and {len(trips) - 3} more" if len(trips) > 3 else ""
         return (f"{plural(len(trips), 'regression')} beyond {comparison.gate.describe()}: "
                 f"{shown}{more}{skipped}")
-    improved = sum(item.verdict in ("faster", "faster, scales better", "scales better")
-                   for item in comparison.scenarios)
+    improved = sum(item.improved for item in comparison.scenarios)
     better = f" ({improved} improved)" if improved else ""
     if comparison.gate.time is None and comparison.gate.speedup is None:
         return f"no gate set; {plural(compared, 'scenario')} compared{better}"
@@ -121,8 +120,8 @@ def render_markdown(comparison: Comparison) -> str:
     def table(items: Sequence[ScenarioComparison]) -> list[str]:
         return markdown_table(changes_table(items), right=(BASE, HEAD), code=("scenario",))
 
-    changed = [item for item in comparison.scenarios if item.verdict != "same"]
-    same = [item for item in comparison.scenarios if item.verdict == "same"]
+    changed = [item for item in comparison.scenarios if not item.unchanged]
+    same = [item for item in comparison.scenarios if item.unchanged]
     lines = [f"### {'❌' if comparison.trips else '✅'} mpbench: "
              f"{markdown_escape(headline(comparison))}", ""]
     lines += [f"- {markdown_escape(line)}" for line in _context(comparison)] + [""]

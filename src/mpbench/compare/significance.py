@@ -9,7 +9,6 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
-from mpbench.analysis import SERIAL
 from mpbench.compare.gates import DEFAULT_THRESHOLD, Gate
 from mpbench.compare.stats import ScenarioStats
 
@@ -50,34 +49,28 @@ class SignificanceTests:
     def __init__(self, base: Mapping[str, ScenarioStats], head: Mapping[str, ScenarioStats]
                  ) -> None:
         self.base, self.head = base, head
-        self.serial = (_serial_ids(base), _serial_ids(head))
         self.tests: dict[tuple[str, str], _Test] = {}
 
     def add_times(self, ids: Sequence[str]) -> None:
         for sid in ids:
             base, head = self.base[sid], self.head[sid]
             self.tests["time", sid] = _Test(
-                head.mean - base.mean, [(base.error, base.dof), (head.error, head.dof)],
+                head.time.mean - base.time.mean,
+                [(base.time.error, base.time.dof), (head.time.error, head.time.dof)],
                 base.median, head.median, _busy(base.contended, head.contended))
 
     def add_speedups(self, ids: Sequence[str]) -> None:
-        """log(speedup HEAD/BASE) = the serial's log-time difference minus the scenario's."""
-        comparable = set(ids)
+        """The paired speedups: their mean log ratios, HEAD against BASE (serial scenarios,
+        which have no pairs, are not tested)."""
         for sid in ids:
-            kernel = self.base[sid].kernel
-            reference = self.serial[0].get(kernel)
-            if reference is None or reference == sid or reference not in comparable \
-                    or self.serial[1].get(kernel) != reference:
-                continue
             base, head = self.base[sid], self.head[sid]
-            base_serial, head_serial = self.base[reference], self.head[reference]
-            parts = (base_serial, base, head_serial, head)
+            if base.log_speedup is None or head.log_speedup is None:
+                continue
             self.tests["speedup", sid] = _Test(
-                (head_serial.mean - base_serial.mean) - (head.mean - base.mean),
-                [(part.error, part.dof) for part in parts],
-                base_serial.median / base.median, head_serial.median / head.median,
-                _busy(base_serial.contended or base.contended,
-                      head_serial.contended or head.contended))
+                head.log_speedup.mean - base.log_speedup.mean,
+                [(base.log_speedup.error, base.log_speedup.dof),
+                 (head.log_speedup.error, head.log_speedup.dof)],
+                base.speedup, head.speedup, _busy(base.contended, head.contended))
 
     def changes(self, gate: Gate) -> dict[tuple[str, str], Change]:
         """Each test's Change, its p-value adjusted over all tests (Benjamini-Hochberg)."""
@@ -121,11 +114,3 @@ def _change(kind: str, test: _Test, p_value: float, spread: float, gate: Gate) -
 def _busy(base: bool, head: bool) -> tuple[str, ...]:
     return tuple(side for side, flag in ((BASE, base), (HEAD, head)) if flag)
 
-
-def _serial_ids(side: Mapping[str, ScenarioStats]) -> dict[str, str]:
-    """Kernel → the id of its serial scenario in the same file: every speedup's baseline."""
-    serials: dict[str, str] = {}
-    for sid, item in side.items():
-        if item.executor == SERIAL:
-            serials.setdefault(item.kernel, sid)
-    return serials

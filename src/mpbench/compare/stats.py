@@ -11,11 +11,21 @@ import numpy.typing as npt
 import pandas as pd
 from scipy import special
 
-MIN_PROCESSES = 3  # per scenario, to test on process means rather than on single values
+MIN_VISITS = 2  # per scenario, to test on visit means rather than on single values
 # Scenario facts that must match for a scenario to compare, as messages name them.
 SCENARIO_FACTS = {"kernel_hash": "kernel source", "size": "size", "tasks": "tasks",
                   "blas_threads": "BLAS threads"}
 FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.intp]
+
+
+@dataclass(frozen=True)
+class LogStats:
+    """A mean on a log scale over independent units, with the variance of that mean."""
+
+    mean: float
+    error: float  # variance of the mean, from the moderated variance
+    dof: float  # of that variance: the scenario's own plus the prior's
 
 
 @dataclass(frozen=True)
@@ -27,39 +37,31 @@ class ScenarioStats:
     workers: int
     facts: Mapping[str, object]  # the SCENARIO_FACTS that must match; None if not recorded
     median: float
-    mean: float  # mean log time over independent units (processes, or values)
-    error: float  # variance of that mean, from the moderated variance
-    dof: float  # of that variance: the scenario's own plus the prior's
+    time: LogStats  # of log times
+    speedup: float  # the paired estimate; NaN without paired baselines (serial scenarios)
+    log_speedup: LogStats | None  # of the per-pair log ratios; None without pairs
     contended: bool
 
 
 def scenario_stats(frame: pd.DataFrame) -> dict[str, ScenarioStats]:
-    """Per scenario of one file, in file order: axes, median and moderated log-time statistics.
+    """Per scenario of one file, in file order: axes, median and moderated log statistics of
+    its times and of its paired speedups.
 
     Plain numpy on group codes rather than pandas groupby: the tests run it thousands of times.
     """
     codes, ids = pd.factorize(frame["scenario"].to_numpy(dtype=object))
     groups = len(ids)
     values = frame["value"].to_numpy(dtype=np.float64)
-    processes = frame["process"].to_numpy(dtype=np.int64)
-    pairs = codes * (int(processes.max(initial=0)) + 1) + processes
-    unit_pairs, unit_of_row = np.unique(pairs, return_inverse=True)
-    unit_scenario = unit_pairs // (int(processes.max(initial=0)) + 1)
-    logs = np.log(values)
-    if groups and np.bincount(unit_scenario, minlength=groups).min() >= MIN_PROCESSES:
-        logs = np.bincount(unit_of_row, weights=logs) / np.bincount(unit_of_row)
-        codes_of_unit = unit_scenario
-    else:
-        codes_of_unit = codes
-    counts = np.bincount(codes_of_unit, minlength=groups).astype(np.float64)
-    means = np.bincount(codes_of_unit, weights=logs, minlength=groups) / counts
-    squares = np.bincount(codes_of_unit, weights=(logs - means[codes_of_unit]) ** 2,
-                          minlength=groups)
-    dof = counts - 1
-    variances = np.divide(squares, dof, out=np.zeros(groups), where=dof > 0)
+    visits = frame["process"].to_numpy(dtype=np.int64)
     firsts = np.unique(codes, return_index=True)[1]
     families = pd.factorize(frame["executor"].to_numpy(dtype=object)[firsts])[0]
-    moderated, total_dof = moderate(variances, dof, families)
+    times = log_stats(codes, visits, np.log(values), families, groups)
+    baseline = frame["baseline_s"].to_numpy(dtype=np.float64)
+    paired = np.isfinite(baseline)
+    log_ratios = np.log(baseline[paired]) - np.log(values[paired])
+    speedups = log_stats(codes[paired], visits[paired], log_ratios, families, groups)
+    has_pairs = np.bincount(codes[paired], minlength=groups) > 0
+    ratio_medians = _group_medians(codes[paired], log_ratios, groups)
     medians = _group_medians(codes, values, groups)
     busy = np.bincount(codes, weights=frame["contended"].to_numpy(dtype=bool, na_value=False),
                        minlength=groups) > 0
@@ -71,21 +73,50 @@ def scenario_stats(frame: pd.DataFrame) -> dict[str, ScenarioStats]:
             kernel=str(row["kernel"]), executor=str(row["executor"]),
             workers=int(row["workers"]),
             facts={name: None if pd.isna(row[name]) else row[name] for name in SCENARIO_FACTS},
-            median=float(medians[index]), mean=float(means[index]),
-            error=float(moderated[index] / counts[index]), dof=float(total_dof[index]),
+            median=float(medians[index]), time=times[index],
+            speedup=float(np.exp(ratio_medians[index])) if has_pairs[index] else math.nan,
+            log_speedup=speedups[index] if has_pairs[index] else None,
             contended=bool(busy[index]),
         )
         for index, (sid, row) in enumerate(zip(ids, rows, strict=True))
     }
 
 
-def _group_medians(codes: npt.NDArray[np.intp], values: FloatArray, groups: int) -> FloatArray:
+def log_stats(codes: IntArray, visits: npt.NDArray[np.int64], logs: FloatArray,
+              families: IntArray, groups: int) -> list[LogStats]:
+    """Per group, the mean of `logs` and its moderated variance. The independent units are
+    visits (their means) when every group that has rows has at least MIN_VISITS of them, else
+    single values: values from one process share its state, and a run's drift between visits
+    belongs in the variance."""
+    span = int(visits.max(initial=0)) + 1
+    unit_keys, unit_of_row = np.unique(codes * span + visits, return_inverse=True)
+    unit_group = unit_keys // span
+    per_group = np.bincount(unit_group, minlength=groups)
+    if len(logs) and per_group[per_group > 0].min() >= MIN_VISITS:
+        logs = np.bincount(unit_of_row, weights=logs) / np.bincount(unit_of_row)
+        codes = unit_group
+    counts = np.bincount(codes, minlength=groups).astype(np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        means = np.bincount(codes, weights=logs, minlength=groups) / counts
+    squares = np.bincount(codes, weights=(logs - means[codes]) ** 2, minlength=groups)
+    dof = np.maximum(counts - 1, 0)
+    variances = np.divide(squares, dof, out=np.zeros(groups), where=dof > 0)
+    moderated, total_dof = moderate(variances, dof, families)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        errors = moderated / counts
+    return [LogStats(float(means[index]), float(errors[index]), float(total_dof[index]))
+            for index in range(groups)]
+
+
+def _group_medians(codes: IntArray, values: FloatArray, groups: int) -> FloatArray:
+    """The median of each group's values; NaN for a group without any."""
     order = np.lexsort((values, codes))
-    ordered = values[order]
+    ordered = np.append(values[order], np.nan)
     counts = np.bincount(codes, minlength=groups)
     starts = np.cumsum(counts) - counts
-    return np.asarray((ordered[starts + (counts - 1) // 2] + ordered[starts + counts // 2]) / 2,
-                      dtype=np.float64)
+    low = np.where(counts > 0, starts + (counts - 1) // 2, len(values))
+    high = np.where(counts > 0, starts + counts // 2, len(values))
+    return np.asarray((ordered[low] + ordered[high]) / 2, dtype=np.float64)
 
 
 def moderate(variances: FloatArray, dof: FloatArray, families: npt.NDArray[np.intp]

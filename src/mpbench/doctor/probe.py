@@ -138,14 +138,16 @@ def _pinnable_cpus(workers: int) -> tuple[int, ...]:
     return tuple(sorted(os.sched_getaffinity(0))[:workers])
 
 
-def probe_speed(workers: int, seconds: float) -> SpeedProbe:
-    """Interleave one-process, N-process and pinned windows for about `seconds`.
+def probe_speed(workers: int, seconds: float, *, window_seconds: float = WINDOW_SECONDS,
+                pinned: bool = True) -> SpeedProbe:
+    """Interleave one-process, N-process and (if `pinned`) pinned windows for about `seconds`,
+    and at least MIN_ROUNDS rounds.
 
     The pool is started and every worker has spun once before any window is timed, and the
     window order flips each round, so a host that slows down mid-probe slows all kinds alike.
     """
     context = multiprocessing.get_context()  # the start method mpbench runs use by default
-    cpus = _pinnable_cpus(workers)
+    cpus = _pinnable_cpus(workers) if pinned else ()
     windows: dict[str, list[int | None]] = {"serial": [None]}  # one entry per worker: its CPU
     if workers > 1:
         windows["parallel"] = [None] * workers
@@ -153,7 +155,7 @@ def probe_speed(workers: int, seconds: float) -> SpeedProbe:
         windows["pinned"] = list(cpus)
     names = list(windows)
     planned = max(MIN_ROUNDS,
-                  int(seconds / (len(names) * (WINDOW_SECONDS + START_MARGIN_SECONDS))))
+                  int(seconds / (len(names) * (window_seconds + START_MARGIN_SECONDS))))
     deadline = time.monotonic() + seconds
     rounds: list[ProbeRound] = []
     with _process_pool(context, workers) as pool:
@@ -162,11 +164,21 @@ def probe_speed(workers: int, seconds: float) -> SpeedProbe:
             if index >= MIN_ROUNDS and time.monotonic() > deadline:
                 break
             order = names if index % 2 == 0 else names[::-1]
-            units = {name: _run_window(pool, windows[name], WINDOW_SECONDS) for name in order}
+            units = {name: _run_window(pool, windows[name], window_seconds) for name in order}
             rounds.append(ProbeRound(
                 serial_units=units["serial"][0],
                 parallel_units=sum(units["parallel"]) if "parallel" in units else None,
                 per_cpu_units=tuple(units["pinned"]) if "pinned" in units else None,
             ))
     return SpeedProbe(workers=workers, start_method=context.get_start_method(),
-                      window_seconds=WINDOW_SECONDS, cpus=cpus, rounds=tuple(rounds))
+                      window_seconds=window_seconds, cpus=cpus, rounds=tuple(rounds))
+
+
+def snapshot(workers: int, window_seconds: float) -> dict[str, float | None]:
+    """A quick look at the machine, as `mpbench run` records it at the start of each round:
+    the single-process time of a CHUNK_LOOPS chunk, in ms, and the effective cores."""
+    probe = probe_speed(workers, 0.0, window_seconds=window_seconds, pinned=False)
+    chunks = probe.chunk_ms_by_round()
+    return {"single_core_ms": statistics.median(chunks) if chunks else None,
+            "effective_cores": probe.effective_cores}
+
