@@ -8,7 +8,7 @@ BLOCK = 262_144  # 2 MiB of uint64: cache-resident, and long enough per call to 
 OFFSETS = np.arange(BLOCK, dtype=np.uint64)
 
 
-@kernel(size=40_000_000)
+@kernel(size=20_000_000)
 def np_count(start: int, stop: int) -> int:
     """How many i in [start, stop) have i*i % 7 == 2 (the quadratic residues), with NumPy.
 

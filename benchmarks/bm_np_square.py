@@ -8,7 +8,7 @@ BLOCK = 262_144  # 2 MiB of uint64: cache-resident, and long enough per call to 
 OFFSETS = np.arange(BLOCK, dtype=np.uint64)
 
 
-@kernel(size=200_000_000)
+@kernel(size=100_000_000)
 def np_square(start: int, stop: int) -> int:
     """Sum of i*i over [start, stop) with NumPy uint64 arithmetic (wraps modulo 2**64).
 

@@ -3,7 +3,7 @@
 from mpbench import kernel
 
 
-@kernel(size=200_000)
+@kernel(size=120_000)
 def py_count(start: int, stop: int) -> int:
     """Number of primes in [start, stop), by trial division with odd divisors.
 

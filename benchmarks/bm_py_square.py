@@ -3,7 +3,7 @@
 from mpbench import kernel
 
 
-@kernel(size=2_500_000)
+@kernel(size=1_250_000)
 def py_square(start: int, stop: int) -> int:
     """Sum of i*i over [start, stop) in pure Python, modulo 2**64.
 

@@ -376,3 +376,17 @@ def test_cli_bad_input_is_one_line_and_exit_2(capsys: pytest.CaptureFixture[str]
         captured = capsys.readouterr()
         assert captured.out == "" and captured.err.startswith(f"error: {message}")
         assert captured.err.count("\n") == 1
+
+
+def test_runs_that_saw_different_machine_states_say_so() -> None:
+    from mpbench.model import RoundRecord
+
+    base, head = _scaling_pair()
+    same = compare(base, head)
+    assert not [note for note in same.notes if "in all but name" in note]
+    head.rounds = [RoundRecord(index, "2026-11-01T12:00:00+00:00", 8, single_core_ms=9.0,
+                               effective_cores=1.4) for index in range(2)]
+    notes = [note for note in compare(base, head).notes if "in all but name" in note]
+    assert notes == ["⚠ BASE and HEAD saw different machines in all but name (effective cores "
+                     "1.90 in BASE, 1.40 in HEAD): speedups and times can differ for that "
+                     "reason alone"]

@@ -103,7 +103,7 @@ def _with_options(change: dict[str, object]) -> dict[str, object]:
     ({"seed": "7"}, "'seed' is not a whole number"),
     ({"timeout": -1}, "'timeout' is not a valid number"),
     ({"precision": 2}, "'precision' is not a valid number"),
-    ({"max_seconds": None}, "'max_seconds' is not a valid number"),
+    ({"max_seconds": -3}, "'max_seconds' is not a valid number"),
     ({"matrix": {"profile": "quick"}}, "'matrix' has missing or unknown fields"),
 ])
 def test_stored_options_are_checked_field_by_field(tmp_path: Path, change: dict[str, object],

@@ -58,7 +58,8 @@ class Profile:
 
     A run visits every scenario `rounds` times, in a new shuffled order each round; each visit is
     one pyperf timing process with `warmups` + `values` calls. While a speedup's interval is
-    wider than ±`precision`, its scenario gets more rounds, until the run has taken `max_seconds`.
+    wider than ±`precision`, its scenario gets more rounds, for as long again as the first rounds
+    took, and never past `max_seconds` from the start of the run.
     """
 
     name: str
@@ -67,7 +68,7 @@ class Profile:
     warmups: int
     size_scale: float
     precision: float | None  # relative half-width of a speedup's interval; None: no target
-    max_seconds: float  # the run's budget: no round for precision starts a visit beyond it
+    max_seconds: float  # the cap of the run's default budget
     summary: str
 
 

@@ -32,7 +32,7 @@ class RunOptions:
     timeout: float = DEFAULT_TIMEOUT  # seconds per visit of a scenario
     seed: int | None = None  # of the shuffled visiting order; None: a fresh one, recorded
     precision: float | None = None  # target half-width of speedup intervals; None: profile's
-    max_seconds: float | None = None  # budget for the run's extra rounds; None: profile's
+    max_seconds: float | None = None  # the run's budget; None: the profile's rule (see Budget)
     output: Path | None = None  # results file; None: results/<machine>/<UTC time>.json
     machine_name: str | None = None  # None: the host name
 
@@ -41,6 +41,8 @@ class RunOptions:
             raise UsageError(f"unknown profile {self.matrix.profile!r}; choose from: "
                              f"{', '.join(PROFILES)}")
         check_seconds("timeout", self.timeout)
+        if self.seed is not None and not 0 <= self.seed < 2**63:
+            raise UsageError(f"--seed {self.seed}: give a whole number from 0 to 2**63 - 1")
         if self.max_seconds is not None:
             check_seconds("max-time", self.max_seconds)
         if self.precision is not None and not 0 < self.precision < 1:
@@ -59,9 +61,6 @@ class RunOptions:
         """The precision target in force: the option's, else the profile's."""
         return self.precision if self.precision is not None else self.profile.precision
 
-    @property
-    def budget(self) -> float:
-        return self.max_seconds if self.max_seconds is not None else self.profile.max_seconds
 
 
 def check_seconds(name: str, seconds: float) -> None:
@@ -78,7 +77,7 @@ class StoredOptions:
     timeout: float
     seed: int
     precision: float | None  # the target in force (the profile's, unless one was given)
-    max_seconds: float  # the budget in force
+    max_seconds: float | None  # the budget given; None: the profile's rule
 
     @property
     def profile(self) -> Profile:
@@ -99,7 +98,7 @@ class StoredOptions:
         if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
             raise ResultsFileError("the run's options: 'seed' is not a whole number")
         precision = _optional_number(data, "precision", lambda v: 0 < v < 1)
-        budget = _number(data, "max_seconds", lambda v: 0 < v <= MAX_SECONDS)
+        budget = _optional_number(data, "max_seconds", lambda v: 0 < v <= MAX_SECONDS)
         return cls(matrix, timeout, seed, precision, budget)
 
 

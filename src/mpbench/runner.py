@@ -18,6 +18,7 @@ import contextlib
 import dataclasses
 import datetime as dt
 import json
+import math
 import os
 import signal
 import subprocess
@@ -47,8 +48,9 @@ from mpbench.schedule import SERIAL, baselines, next_round, shuffled
 from mpbench.storage import Results, save
 
 REASON_LIMIT = 300  # characters of a failure reason kept in the results file
-PROBE_WINDOW_SECONDS = 0.2  # each window of the per-round machine probe (two rounds of two)
+PROBE_WINDOW_SECONDS = 0.15  # each of the two windows of the per-round machine probe
 PROBE_TIMEOUT_SECONDS = 30.0
+PROBE_INTERVAL_SECONDS = 10.0
 
 
 @dataclass(frozen=True)
@@ -145,7 +147,7 @@ def run_visit(visit: Visit, settings: RunSettings) -> Outcome:
     return Outcome(visit, None, failure, wall)
 
 
-def _kill_group(process: subprocess.Popen[bytes]) -> None:
+def _kill_group(process: subprocess.Popen[bytes] | subprocess.Popen[str]) -> None:
     """Kill the visit's whole process group, including children that outlived the leader."""
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(process.pid, signal.SIGKILL)
@@ -195,20 +197,27 @@ def precision_misses(results: Results, target: float | None) -> dict[str, float]
     return {sid: width for sid, width in widths.items() if width > target}
 
 
-def machine_state(index: int, visits: int, settings: RunSettings, usable_cpus: int
-                  ) -> RoundRecord:
-    """The round's record: now, and what the probe measured (None where it could not)."""
+def machine_state(index: int, visits: int, settings: RunSettings, usable_cpus: int,
+                  probe: bool) -> RoundRecord:
+    """The round's record: now, and what the probe measured (None where it could not, or was
+    not run)."""
     started = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     state: dict[str, object] = {}
-    if settings.probe_machine:
+    if settings.probe_machine and probe:
         command = [settings.python, "-m", "mpbench._probe", str(usable_cpus),
                    str(PROBE_WINDOW_SECONDS)]
+        # A session of its own, like a visit: on a timeout or an interrupt the probe's pool
+        # goes with it.
+        process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                   stderr=subprocess.DEVNULL, text=True, start_new_session=True)
         try:
-            done = subprocess.run(command, capture_output=True, text=True, check=True,
-                                  stdin=subprocess.DEVNULL, timeout=PROBE_TIMEOUT_SECONDS)
-            state = json.loads(done.stdout)
-        except (OSError, subprocess.SubprocessError, ValueError):
+            out, _ = process.communicate(timeout=PROBE_TIMEOUT_SECONDS)
+            state = json.loads(out) if process.returncode == 0 else {}
+        except (subprocess.TimeoutExpired, ValueError):
             state = {}  # recorded as not measured; the round goes on
+        finally:
+            _kill_group(process)
+            process.wait()
     return RoundRecord(index=index, started=started, visits=visits,
                        single_core_ms=_rounded(state.get("single_core_ms")),
                        effective_cores=_rounded(state.get("effective_cores")))
@@ -219,15 +228,25 @@ def _rounded(value: object) -> float | None:
 
 
 class Budget:
-    """The time left for precision rounds: a visit starts only if it should end in time."""
+    """When the rounds for precision stop: a visit starts only if it should end in time.
 
-    def __init__(self, seconds: float) -> None:
-        self.seconds = seconds
+    The time is `seconds` from the start of the run when given (`--max-time`); otherwise the
+    rounds for precision may take as long again as the first rounds took, and the run no longer
+    than the profile's `cap`: a small selection stays quick, a large one stays bounded.
+    """
+
+    def __init__(self, seconds: float | None, cap: float) -> None:
+        self.seconds, self.cap = seconds, cap
         self.started = time.monotonic()
+        self.limit = seconds if seconds is not None else cap
         self.spent = False
 
+    def first_rounds_done(self) -> None:
+        if self.seconds is None:
+            self.limit = min(self.cap, 2 * (time.monotonic() - self.started))
+
     def allows(self, expected_seconds: float) -> bool:
-        if time.monotonic() - self.started + expected_seconds > self.seconds:
+        if time.monotonic() - self.started + expected_seconds > self.limit:
             self.spent = True
         return not self.spent
 
@@ -244,16 +263,24 @@ def run_rounds(results: Results, settings: RunSettings, path: Path, observer: Ob
     options = settings.options
     machine_metadata = results.machine.to_metadata()
     pairs_with = baselines(results.plan)
-    budget = Budget(options.max_seconds)
+    budget = Budget(options.max_seconds, options.profile.max_seconds)
+    last_probe = -math.inf
+    precision_started = False
     while True:
         failed = {failure.scenario.id for failure in results.failures}
         misses = list(precision_misses(results, options.precision))
         todo, first_rounds = next_round(results.plan, results.visit_counts(), failed,
                                         options.profile.rounds, misses)
+        if not first_rounds and not precision_started:
+            budget.first_rounds_done()
+            precision_started = True
         if not todo or (not first_rounds and budget.spent):
             break
         index = len(results.rounds)
-        record = machine_state(index, len(todo), settings, results.machine.usable_cpus)
+        # Rounds for precision can be a few seconds long: probe at most every PROBE_INTERVAL.
+        probe = first_rounds or time.monotonic() - last_probe >= PROBE_INTERVAL_SECONDS
+        last_probe = time.monotonic() if probe else last_probe
+        record = machine_state(index, len(todo), settings, results.machine.usable_cpus, probe)
         results.rounds.append(record)
         observer.round_started(record, precision=not first_rounds)
         visited = 0

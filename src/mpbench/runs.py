@@ -14,9 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from mpbench.errors import UsageError
+from mpbench.executors import EXECUTORS
 from mpbench.kernels import default_benchmarks_dir, discover
 from mpbench.machine import collect as collect_machine
-from mpbench.matrix import expand
+from mpbench.matrix import available_start_methods, expand, parse_names, parse_workers
 from mpbench.model import Machine, RoundRecord, Scenario
 from mpbench.options import RunOptions, StoredOptions
 from mpbench.runner import Observer, Outcome, RunSettings, Visit, run_rounds
@@ -37,9 +38,18 @@ class Silent:
 
 
 def plan(options: RunOptions, usable_cpus: int) -> list[Scenario]:
-    """The scenarios `options` ask for on a machine with `usable_cpus`, in a stable order."""
+    """The scenarios `options` ask for on a machine with `usable_cpus`, in a stable order;
+    UsageError for a name or count that does not exist here (as the CLI says it)."""
     kernels = discover(options.benchmarks or default_benchmarks_dir())
-    return expand(kernels, options.matrix, usable_cpus)
+    matrix = options.matrix
+    for names, valid, what in ((matrix.kernels, kernels, "kernel"),
+                               (matrix.executors, EXECUTORS, "executor"),
+                               (matrix.start_methods, available_start_methods(), "start method")):
+        if names is not None:
+            parse_names(",".join(names), valid, what)
+    if matrix.workers is not None:
+        parse_workers(",".join(map(str, matrix.workers)), usable_cpus)
+    return expand(kernels, matrix, usable_cpus)
 
 
 def prepare(options: RunOptions, machine: Machine | None = None) -> tuple[Results, Path]:
@@ -54,7 +64,7 @@ def prepare(options: RunOptions, machine: Machine | None = None) -> tuple[Result
     _check_writable(destination.parent)
     seed = options.seed if options.seed is not None else secrets.randbelow(2**31)
     stored = StoredOptions(matrix=options.matrix, timeout=options.timeout, seed=seed,
-                           precision=options.target, max_seconds=options.budget)
+                           precision=options.target, max_seconds=options.max_seconds)
     return Results(machine=machine, options=stored, plan=scenarios), destination
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 import re
+import statistics
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,6 +16,7 @@ import pandas as pd
 
 from mpbench.estimates import WIDE
 from mpbench.frame import CONTENDED_LOAD, SLOWED, same_series
+from mpbench.model import RoundRecord
 from mpbench.storage import Results
 
 # The marks of a summary point, as the tables show them.
@@ -125,12 +127,27 @@ def machines_table(all_results: Sequence[Results]) -> Table:
         ("commit", lambda r: r.machine.git_commit or "not in a git checkout"),
         ("profile", lambda r: r.options.matrix.profile),
         ("rounds", lambda r: f"{len(r.rounds)} (seed {r.options.seed})"),
+        ("machine during the run", lambda r: machine_states(r.rounds)),
         ("mpbench", lambda r: r.machine.mpbench_version),
     ]
     rows = [[fact, *(describe(results) for results in all_results)] for fact, describe in facts]
     columns = ["", *(labels[str(r.path)] for r in all_results)]
     return Table("Facts recorded with each results file", columns, rows,
                  text_columns=len(columns))
+
+
+def machine_states(rounds: list[RoundRecord]) -> str:
+    """The single-core speed and effective cores over the rounds: `median (min–max)`."""
+    parts = []
+    for label, values, unit in (
+            ("single core", [r.single_core_ms for r in rounds if r.single_core_ms], " ms a chunk"),
+            ("effective cores", [r.effective_cores for r in rounds if r.effective_cores], "")):
+        if values:
+            parts.append(f"{label} {statistics.median(values):.2f}{unit} "
+                         f"({min(values):.2f}–{max(values):.2f} over {len(values)} rounds)")
+        else:
+            parts.append(f"{label} not measured")
+    return "; ".join(parts)
 
 
 def _dates(results: Results) -> str:

@@ -23,7 +23,7 @@ from rich.table import Table as RichTable
 from mpbench.model import Machine, RoundRecord
 from mpbench.runner import Outcome, Visit
 from mpbench.storage import Results
-from mpbench.tables import Table, visible
+from mpbench.tables import Table, machine_states, visible
 
 
 def printable(text: str) -> str:
@@ -92,10 +92,11 @@ def print_run_header(console: Console, results: Results) -> None:
     profile = options.profile
     target = "no precision target" if options.precision is None else \
         f"precision target ±{options.precision:.0%}"
+    budget = (f"at most {options.max_seconds:g} s in all" if options.max_seconds is not None
+              else f"as long again as the first rounds, at most {profile.max_seconds:g} s in all")
     console.print(f"profile {profile.name}: {len(results.plan)} scenarios × {profile.rounds} "
-                  f"rounds of {profile.warmups} + {profile.values} calls; {target}, budget "
-                  f"{options.max_seconds:g} s; timeout {options.timeout:g} s a visit; "
-                  f"seed {options.seed}", soft_wrap=True)
+                  f"rounds of {profile.warmups} + {profile.values} calls; {target} ({budget}); "
+                  f"timeout {options.timeout:g} s a visit; seed {options.seed}", soft_wrap=True)
 
 
 def print_machine(console: Console, machine: Machine) -> None:
@@ -136,20 +137,6 @@ def visit_overheads(results: Results) -> list[float]:
                     decode_series(metadata.get(BASELINE_VALUES)))
                 overheads.append(float(wall) - timed)
     return overheads
-
-
-def machine_states(rounds: list[RoundRecord]) -> str:
-    """The single-core speed and effective cores over the rounds: `median (min–max)`."""
-    parts = []
-    for label, values, unit in (
-            ("single core", [r.single_core_ms for r in rounds if r.single_core_ms], " ms a chunk"),
-            ("effective cores", [r.effective_cores for r in rounds if r.effective_cores], "")):
-        if values:
-            parts.append(f"{label} {statistics.median(values):.2f}{unit} "
-                         f"({min(values):.2f}–{max(values):.2f} over {len(values)} rounds)")
-        else:
-            parts.append(f"{label} not measured")
-    return "; ".join(parts)
 
 
 def _percent(fraction: float) -> str:

@@ -139,9 +139,9 @@ def _pinnable_cpus(workers: int) -> tuple[int, ...]:
 
 
 def probe_speed(workers: int, seconds: float, *, window_seconds: float = WINDOW_SECONDS,
-                pinned: bool = True) -> SpeedProbe:
+                pinned: bool = True, min_rounds: int = MIN_ROUNDS) -> SpeedProbe:
     """Interleave one-process, N-process and (if `pinned`) pinned windows for about `seconds`,
-    and at least MIN_ROUNDS rounds.
+    and at least `min_rounds` rounds.
 
     The pool is started and every worker has spun once before any window is timed, and the
     window order flips each round, so a host that slows down mid-probe slows all kinds alike.
@@ -154,14 +154,14 @@ def probe_speed(workers: int, seconds: float, *, window_seconds: float = WINDOW_
     if cpus:
         windows["pinned"] = list(cpus)
     names = list(windows)
-    planned = max(MIN_ROUNDS,
+    planned = max(min_rounds,
                   int(seconds / (len(names) * (window_seconds + START_MARGIN_SECONDS))))
     deadline = time.monotonic() + seconds
     rounds: list[ProbeRound] = []
     with _process_pool(context, workers) as pool:
         _run_window(pool, [None] * workers, WARMUP_SECONDS)
         for index in range(planned):
-            if index >= MIN_ROUNDS and time.monotonic() > deadline:
+            if index >= min_rounds and time.monotonic() > deadline:
                 break
             order = names if index % 2 == 0 else names[::-1]
             units = {name: _run_window(pool, windows[name], window_seconds) for name in order}
@@ -176,8 +176,10 @@ def probe_speed(workers: int, seconds: float, *, window_seconds: float = WINDOW_
 
 def snapshot(workers: int, window_seconds: float) -> dict[str, float | None]:
     """A quick look at the machine, as `mpbench run` records it at the start of each round:
-    the single-process time of a CHUNK_LOOPS chunk, in ms, and the effective cores."""
-    probe = probe_speed(workers, 0.0, window_seconds=window_seconds, pinned=False)
+    the single-process time of a CHUNK_LOOPS chunk, in ms, and the effective cores, from one
+    window of each (short: the cores it keeps busy for a moment are the run's own)."""
+    probe = probe_speed(workers, 0.0, window_seconds=window_seconds, pinned=False,
+                        min_rounds=1)
     chunks = probe.chunk_ms_by_round()
     return {"single_core_ms": statistics.median(chunks) if chunks else None,
             "effective_cores": probe.effective_cores}
