@@ -27,7 +27,7 @@ def tasks_for(kernel_name: str, pieces: int) -> tuple[list[Task], int]:
                                            if cls.uses_processes])
 def test_process_executors_match_serial(executor_name: str, start_method: str) -> None:
     with EXECUTORS[executor_name](2, start_method) as executor:
-        assert combine(executor.run(trivial_tasks(2))) == 0
+        assert combine(executor.run(trivial_tasks(2, discover(BENCHMARKS)["py_square"].func))) == 0
         for kernel_name in discover(BENCHMARKS):
             tasks, expected = tasks_for(kernel_name, 5)
             assert combine(executor.run(tasks)) == expected, kernel_name

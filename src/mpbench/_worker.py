@@ -169,7 +169,7 @@ def measure(runner: Any, scenario: Scenario, baseline: Scenario | None, round_in
     started = time.perf_counter()
     executor.open()
     try:
-        executor.run(trivial_tasks(scenario.workers))
+        executor.run(trivial_tasks(scenario.workers, spec.func))
         startup = time.perf_counter() - started
         from mpbench.machine import gil_enabled
 

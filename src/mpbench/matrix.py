@@ -25,10 +25,10 @@ PROFILES: dict[str, Profile] = {
         Profile("smoke", rounds=1, values=1, warmups=0, size_scale=0.1, precision=None,
                 max_seconds=30.0,
                 summary="1 round × 1 value at a tenth of each size: checks that everything runs"),
-        Profile("quick", rounds=2, values=3, warmups=1, size_scale=1.0, precision=0.05,
+        Profile("quick", rounds=2, values=2, warmups=0, size_scale=1.0, precision=0.05,
                 max_seconds=150.0,
-                summary="2 rounds × 3 values, more rounds until speedups are within ±5 % or "
-                        "150 s have passed: a first look (the default)"),
+                summary="2 rounds × 2 values, then rounds for speedups wider than ±5 %, at most "
+                        "150 s in all: a first look (the default)"),
         Profile("standard", rounds=6, values=3, warmups=1, size_scale=1.0, precision=0.03,
                 max_seconds=900.0,
                 summary="6 rounds × 3 values, more until ±3 % or 15 minutes: numbers to "
