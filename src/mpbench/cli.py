@@ -148,8 +148,9 @@ def build_parser() -> argparse.ArgumentParser:
                           "speedup interval is wider than ±PCT %% (default: the profile's, "
                           "e.g. 5 for quick)")
     run.add_argument("--max-time", type=_positive_seconds, metavar="SECONDS",
-                     help="the run's budget: no extra round for precision starts a visit that "
-                          "would end later (default: the profile's, e.g. 150 for quick)")
+                     help="the run's budget from its start: no visit for precision starts if it "
+                          "would end later (default: as long again as the first rounds took, "
+                          "and at most the profile's cap, e.g. 150 s in all for quick)")
     run.add_argument("--seed", type=_seed, metavar="N",
                      help="of the shuffled order of visits (default: a fresh one; recorded)")
     run.add_argument("--machine", metavar="NAME", type=_machine_name,

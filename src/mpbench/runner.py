@@ -119,15 +119,9 @@ def run_visit(visit: Visit, settings: RunSettings) -> Outcome:
             )
             # A timer, not wait(timeout=...): Popen polls with sleeps of up to 50 ms.
             timed_out = threading.Event()
-
-            def expire() -> None:
-                if process.poll() is None:  # not if it ended while the timer fired
-                    timed_out.set()
-                    _kill_group(process)
-
-            deadline = threading.Timer(timeout, expire)
-            deadline.start()
+            deadline = threading.Timer(timeout, _expire, (process, timed_out))
             try:
+                deadline.start()
                 returncode = process.wait()
             finally:  # also on KeyboardInterrupt: nothing of the scenario outlives it
                 deadline.cancel()
@@ -145,6 +139,13 @@ def run_visit(visit: Visit, settings: RunSettings) -> Outcome:
             return Outcome(visit, benchmark, None, wall)
     failure = Failure(visit.scenario, reason, round(wall, 3))
     return Outcome(visit, None, failure, wall)
+
+
+def _expire(process: subprocess.Popen[bytes], timed_out: threading.Event) -> None:
+    """The timeout: kill the visit's process group, unless it ended while the timer fired."""
+    if process.poll() is None:
+        timed_out.set()
+        _kill_group(process)
 
 
 def _kill_group(process: subprocess.Popen[bytes] | subprocess.Popen[str]) -> None:

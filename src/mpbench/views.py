@@ -139,6 +139,25 @@ def visit_overheads(results: Results) -> list[float]:
     return overheads
 
 
+MISSES_SHOWN = 5
+
+
+def print_precision(console: Console, summary: pd.DataFrame, target: float) -> None:
+    """Whether the speedups met the precision target; the widest misses by name."""
+    misses = summary[summary["speedup_half_width"] > target].sort_values(
+        "speedup_half_width", ascending=False)
+    if misses.empty:
+        console.print(f"every speedup is within its ±{target:.0%} precision target")
+        return
+    shown = ", ".join(f"{printable(str(scenario))} (±{_percent(float(width))})" for scenario, width
+                      in zip(misses["scenario"][:MISSES_SHOWN],
+                             misses["speedup_half_width"][:MISSES_SHOWN], strict=True))
+    more = (f"; {len(misses) - MISSES_SHOWN} more in `show --format csv`"
+            if len(misses) > MISSES_SHOWN else "")
+    console.print(f"[yellow]{len(misses)} of {len(summary)} scenarios missed the ±{target:.0%} "
+                  f"precision target, the widest: {shown}{more}[/yellow]", soft_wrap=True)
+
+
 def _percent(fraction: float) -> str:
     return "∞" if fraction == float("inf") else f"{fraction:.1%}"
 
@@ -162,16 +181,7 @@ def print_results(console: Console, results: Results, summary: pd.DataFrame | No
                           f"{printable(str(verdict.verdict))}")
         target = results.options.precision
         if target is not None:
-            misses = summary[summary["speedup_half_width"] > target]
-            if misses.empty:
-                console.print(f"every speedup is within its ±{target:.0%} precision target")
-            else:
-                listed = ", ".join(f"{printable(str(row.scenario))} "
-                                   f"(±{_percent(float(width))})" for row, width in
-                                   zip(misses.itertuples(), misses["speedup_half_width"],
-                                       strict=True))
-                console.print(f"[yellow]{len(misses)} missed the ±{target:.0%} precision "
-                              f"target: {listed}[/yellow]", soft_wrap=True)
+            print_precision(console, summary, target)
         for wrong in summary[summary["wrong_result"]].itertuples():
             console.print(f"[red]wrong result[/red] {printable(str(wrong.scenario))}: computed "
                           f"{printable(str(wrong.result))}, unlike the serial run")
