@@ -94,9 +94,11 @@ def print_run_header(console: Console, results: Results) -> None:
         f"precision target ±{options.precision:.0%}"
     budget = (f"at most {options.max_seconds:g} s in all" if options.max_seconds is not None
               else f"as long again as the first rounds, at most {profile.max_seconds:g} s in all")
+    calls = (f"{profile.warmups} warmup + {profile.values} timed calls" if profile.warmups
+             else f"{profile.values} timed calls")
     console.print(f"profile {profile.name}: {len(results.plan)} scenarios × {profile.rounds} "
-                  f"rounds of {profile.warmups} + {profile.values} calls; {target} ({budget}); "
-                  f"timeout {options.timeout:g} s a visit; seed {options.seed}", soft_wrap=True)
+                  f"rounds of {calls}; {target} ({budget}); timeout {options.timeout:g} s a "
+                  f"visit; seed {options.seed}", soft_wrap=True)
 
 
 def print_machine(console: Console, machine: Machine) -> None:
