@@ -15,7 +15,6 @@ file is rewritten atomically, so an interrupted run loses nothing it finished.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import datetime as dt
 import json
 import math
@@ -26,6 +25,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -229,7 +229,7 @@ def _rounded(value: object) -> float | None:
 
 
 class Budget:
-    """When the rounds for precision stop: a visit starts only if it should end in time.
+    """When the rounds for precision stop: a visit is planned only if it should end in time.
 
     The time is `seconds` from the start of the run when given (`--max-time`); otherwise the
     rounds for precision may take as long again as the first rounds took, and the run no longer
@@ -240,16 +240,23 @@ class Budget:
         self.seconds, self.cap = seconds, cap
         self.started = time.monotonic()
         self.limit = seconds if seconds is not None else cap
-        self.spent = False
 
     def first_rounds_done(self) -> None:
         if self.seconds is None:
             self.limit = min(self.cap, 2 * (time.monotonic() - self.started))
 
-    def allows(self, expected_seconds: float) -> bool:
-        if time.monotonic() - self.started + expected_seconds > self.limit:
-            self.spent = True
-        return not self.spent
+    def fitting(self, scenarios: list[Scenario], expected: Callable[[str], float]
+                ) -> list[Scenario]:
+        """The scenarios, in order, whose visits (each taking about `expected(id)`) should all
+        end in time."""
+        elapsed = time.monotonic() - self.started
+        kept = []
+        for scenario in scenarios:
+            seconds = expected(scenario.id)
+            if elapsed + seconds <= self.limit:
+                kept.append(scenario)
+                elapsed += seconds
+        return kept
 
 
 def run_rounds(results: Results, settings: RunSettings, path: Path, observer: Observer
@@ -275,20 +282,19 @@ def run_rounds(results: Results, settings: RunSettings, path: Path, observer: Ob
         if not first_rounds and not precision_started:
             budget.first_rounds_done()
             precision_started = True
-        if not todo or (not first_rounds and budget.spent):
-            break
         index = len(results.rounds)
+        order = shuffled(todo, options.seed, index)
+        if not first_rounds:
+            order = budget.fitting(order, results.visit_seconds)
+        if not order:
+            break
         # Rounds for precision can be a few seconds long: probe at most every PROBE_INTERVAL.
         probe = first_rounds or time.monotonic() - last_probe >= PROBE_INTERVAL_SECONDS
         last_probe = time.monotonic() if probe else last_probe
-        record = machine_state(index, len(todo), settings, results.machine.usable_cpus, probe)
+        record = machine_state(index, len(order), settings, results.machine.usable_cpus, probe)
         results.rounds.append(record)
         observer.round_started(record, precision=not first_rounds)
-        visited = 0
-        for scenario in shuffled(todo, options.seed, index):
-            if not first_rounds and not budget.allows(results.visit_seconds(scenario.id)):
-                continue
-            visited += 1
+        for scenario in order:
             baseline = None if scenario.executor == SERIAL else pairs_with.get(scenario.kernel)
             visit = Visit(scenario, baseline, index)
             observer.visit_started(visit)
@@ -300,5 +306,4 @@ def run_rounds(results: Results, settings: RunSettings, path: Path, observer: Ob
                 results.fail(outcome.failure)
             results.path = save(results, results.path or path, replace=results.path is not None)
             observer.visit_finished(outcome, results.path)
-        results.rounds[-1] = dataclasses.replace(record, visits=visited)
     return results
