@@ -48,7 +48,7 @@ from mpbench.schedule import SERIAL, baselines, next_round, shuffled
 from mpbench.storage import Results, save
 
 REASON_LIMIT = 300  # characters of a failure reason kept in the results file
-PROBE_WINDOW_SECONDS = 0.15  # each of the two windows of the per-round machine probe
+PROBE_WINDOW_SECONDS = 0.1  # each of the four windows of the per-round machine probe
 PROBE_TIMEOUT_SECONDS = 30.0
 PROBE_INTERVAL_SECONDS = 10.0
 

@@ -47,7 +47,7 @@ class ProgressView:
         counts = results.visit_counts()
         planned = sum(max(0, rounds - counts.get(scenario.id, 0)) for scenario in results.missing())
         self.task = self.progress.add_task("starting", total=planned)
-        self.first_round_total = planned
+        self.usable_cpus = results.machine.usable_cpus
 
     def __enter__(self) -> ProgressView:
         self.progress.start()
@@ -63,7 +63,8 @@ class ProgressView:
             self.progress.update(self.task, total=(task.total or 0) + record.visits)
         kind = "for precision, " if precision else ""
         self.console.print(f"[bold]round {record.index + 1}[/bold] ({kind}{record.visits} "
-                           f"visits): {describe_state(record)}", soft_wrap=True)
+                           f"visits): {describe_state(record, self.usable_cpus)}",
+                           soft_wrap=True)
 
     def visit_started(self, visit: Visit) -> None:
         self.progress.update(self.task, description=printable(visit.scenario.id))
@@ -77,14 +78,15 @@ class ProgressView:
                                f"[dim]{outcome.wall_seconds:.1f} s[/dim]", soft_wrap=True)
 
 
-def describe_state(record: RoundRecord) -> str:
+def describe_state(record: RoundRecord, usable_cpus: int) -> str:
     """`single core 9.31 ms a chunk, 1.82 effective cores` (a chunk: 100,000 iterations of a
-    pure-Python loop), or what could not be measured."""
-    single = (f"single core {record.single_core_ms:.2f} ms a chunk"
-              if record.single_core_ms is not None else "single core not measured")
-    cores = (f"{record.effective_cores:.2f} effective cores"
-             if record.effective_cores is not None else "effective cores not measured")
-    return f"{single}, {cores}"
+    pure-Python loop), or that the machine was not probed this round."""
+    if record.single_core_ms is None or record.effective_cores is None:
+        return "machine not probed this round (at most every 10 s, or the probe failed)"
+    above = (" (more than the CPUs: the host's speed changed during the probe)"
+             if record.effective_cores > 1.05 * usable_cpus else "")  # beyond timing noise
+    return (f"single core {record.single_core_ms:.2f} ms a chunk, "
+            f"{record.effective_cores:.2f} effective cores{above}")
 
 
 def print_run_header(console: Console, results: Results) -> None:

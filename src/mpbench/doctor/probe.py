@@ -176,10 +176,10 @@ def probe_speed(workers: int, seconds: float, *, window_seconds: float = WINDOW_
 
 def snapshot(workers: int, window_seconds: float) -> dict[str, float | None]:
     """A quick look at the machine, as `mpbench run` records it at the start of each round:
-    the single-process time of a CHUNK_LOOPS chunk, in ms, and the effective cores, from one
-    window of each (short: the cores it keeps busy for a moment are the run's own)."""
-    probe = probe_speed(workers, 0.0, window_seconds=window_seconds, pinned=False,
-                        min_rounds=1)
+    the single-process time of a CHUNK_LOOPS chunk, in ms, and the effective cores, from two
+    short windows of each in flipped order, so a host that changes speed meanwhile hits both
+    (short: the cores it keeps busy are the run's own)."""
+    probe = probe_speed(workers, 0.0, window_seconds=window_seconds, pinned=False)
     chunks = probe.chunk_ms_by_round()
     return {"single_core_ms": statistics.median(chunks) if chunks else None,
             "effective_cores": probe.effective_cores}
