@@ -5,8 +5,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from mpbench.kernels import kernel
-from mpbench.matrix import MatrixOptions
-from mpbench.options import RunOptions
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -14,6 +12,8 @@ if TYPE_CHECKING:
 
     import pandas as pd
 
+    from mpbench.matrix import MatrixOptions
+    from mpbench.options import RunOptions
     from mpbench.runner import Observer
     from mpbench.storage import Results
 
@@ -26,6 +26,20 @@ def load(paths: str | PathLike[str] | Iterable[str | PathLike[str]]) -> pd.DataF
     from mpbench.frame import load as load_frame  # pandas only when asked for
 
     return load_frame(paths)
+
+
+def __getattr__(name: str) -> object:
+    """`RunOptions` and `MatrixOptions` on first use: every kernel file and every timing process
+    imports this package, and needs neither."""
+    if name == "RunOptions":
+        from mpbench.options import RunOptions
+
+        return RunOptions
+    if name == "MatrixOptions":
+        from mpbench.matrix import MatrixOptions
+
+        return MatrixOptions
+    raise AttributeError(f"module 'mpbench' has no attribute {name!r}")
 
 
 def run(options: RunOptions | None = None, observer: Observer | None = None) -> Results:

@@ -14,7 +14,7 @@ from typing import Any
 import pandas as pd
 
 from mpbench.errors import ResultsFileError
-from mpbench.model import BASELINE_FIRST, BASELINE_VALUES, decode_series
+from mpbench.model import BASELINE_FIRST, paired_baseline
 from mpbench.storage import Results, read
 
 COLUMNS: dict[str, str] = {
@@ -89,8 +89,8 @@ def _rows(results: Results) -> Iterable[dict[str, Any]]:
             metadata = run.get_metadata()
             other_load = _number(metadata, "other_load", float)
             date = pd.to_datetime(metadata.get("date"), errors="coerce")  # once per run: slow
-            paired: list[float | None] = [*decode_series(metadata.get(BASELINE_VALUES))]
-            baseline = paired if len(paired) == len(run.values) else [None] * len(run.values)
+            paired = paired_baseline(metadata, run.values)
+            baseline: list[float | None] = [*paired] if paired else [None] * len(run.values)
             first = metadata.get(BASELINE_FIRST)
             for sample, value in enumerate(run.values):
                 yield {

@@ -29,15 +29,19 @@ def encode_series(numbers: Sequence[float]) -> str:
     return " ".join(repr(float(number)) for number in numbers)
 
 
-def decode_series(text: object) -> list[float]:
-    """`encode_series` read back; [] when absent or not a series of positive numbers."""
+def paired_baseline(metadata: Mapping[str, object], values: Sequence[float]) -> list[float] | None:
+    """The baseline seconds paired with a run's `values`, one each; None when the run has no
+    such series (a serial visit) or a damaged one."""
+    text = metadata.get(BASELINE_VALUES)
     if not isinstance(text, str):
-        return []
+        return None
     try:
         numbers = [float(item) for item in text.split()]
     except ValueError:
-        return []
-    return numbers if all(number > 0 for number in numbers) else []
+        return None
+    if len(numbers) != len(values) or not all(number > 0 for number in numbers):
+        return None
+    return numbers
 
 
 def describe_exit(exitcode: int | None) -> str:

@@ -35,13 +35,12 @@ import pyperf
 
 from mpbench import estimates
 from mpbench.model import (
-    BASELINE_VALUES,
     FAILURE_MARKER,
     Failure,
     RoundRecord,
     Scenario,
-    decode_series,
     describe_exit,
+    paired_baseline,
 )
 from mpbench.options import StoredOptions
 from mpbench.schedule import SERIAL, baselines, next_round, shuffled
@@ -178,8 +177,8 @@ def speedup_half_width(bench: pyperf.Benchmark) -> float:
     """How precise the paired speedup of a scenario's visits so far is (see estimates)."""
     baseline, values, visits = [], [], []
     for index, run in enumerate(bench.get_runs()):
-        paired = decode_series(run.get_metadata().get(BASELINE_VALUES))
-        if len(paired) != len(run.values):
+        paired = paired_baseline(run.get_metadata(), run.values)
+        if paired is None:
             continue
         baseline.extend(paired)
         values.extend(run.values)

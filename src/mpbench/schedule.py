@@ -11,9 +11,10 @@ from __future__ import annotations
 import random
 from collections.abc import Mapping, Sequence
 
+from mpbench.executors import Serial
 from mpbench.model import Scenario
 
-SERIAL = "serial"
+SERIAL = Serial.name
 
 
 def shuffled(scenarios: Sequence[Scenario], seed: int, round_index: int) -> list[Scenario]:
@@ -31,12 +32,18 @@ def next_round(plan: Sequence[Scenario], visits: Mapping[str, int], done: set[st
     `visits` counts each scenario's finished visits, `done` holds scenarios that need no more
     (failed ones), `misses` the ids whose speedup is still too imprecise.
     """
-    live = [scenario for scenario in plan if scenario.id not in done]
-    first = [scenario for scenario in live if visits.get(scenario.id, 0) < rounds]
+    first = unfinished(plan, visits, done, rounds)
     if first:
         return first, True
-    wanted = set(misses)
-    return [scenario for scenario in live if scenario.id in wanted], False
+    wanted = set(misses) - done
+    return [scenario for scenario in plan if scenario.id in wanted], False
+
+
+def unfinished(plan: Sequence[Scenario], visits: Mapping[str, int], done: set[str],
+               rounds: int) -> list[Scenario]:
+    """The scenarios, in plan order, that still lack some of the first `rounds` visits."""
+    return [scenario for scenario in plan
+            if scenario.id not in done and visits.get(scenario.id, 0) < rounds]
 
 
 def baselines(plan: Sequence[Scenario]) -> dict[str, Scenario]:

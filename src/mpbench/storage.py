@@ -30,6 +30,7 @@ import pyperf
 from mpbench.errors import ResultsFileError
 from mpbench.model import Failure, Machine, RoundRecord, Scenario
 from mpbench.options import StoredOptions
+from mpbench.schedule import unfinished
 
 FORMAT_VERSION = 2  # 2: rounds of visits, paired baselines, typed options
 SECTION = "mpbench"
@@ -82,10 +83,8 @@ class Results:
 
     def missing(self) -> list[Scenario]:
         """Planned scenarios that still lack some of their first rounds' visits."""
-        counts = self.visit_counts()
         failed = {failure.scenario.id for failure in self.failures}
-        return [scenario for scenario in self.plan if scenario.id not in failed
-                and counts.get(scenario.id, 0) < self.options.profile.rounds]
+        return unfinished(self.plan, self.visit_counts(), failed, self.options.profile.rounds)
 
 
 def default_path(machine: Machine, now: dt.datetime | None = None) -> Path:

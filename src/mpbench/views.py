@@ -20,7 +20,7 @@ from rich.progress import (
 )
 from rich.table import Table as RichTable
 
-from mpbench.model import Machine, RoundRecord
+from mpbench.model import Machine, RoundRecord, paired_baseline
 from mpbench.runner import Outcome, Visit
 from mpbench.storage import Results
 from mpbench.tables import Table, machine_states, visible
@@ -129,8 +129,6 @@ def render_table(console: Console, table: Table) -> None:
 
 def visit_overheads(results: Results) -> list[float]:
     """Seconds each visit took beyond the timed calls (and their paired baselines)."""
-    from mpbench.model import BASELINE_VALUES, decode_series
-
     overheads = []
     for bench in results.benchmarks:
         for run in bench.get_runs():
@@ -138,7 +136,7 @@ def visit_overheads(results: Results) -> list[float]:
             wall = metadata.get("visit_wall_s")
             if isinstance(wall, int | float):
                 timed = sum(run.values) + sum(value for _, value in run.warmups) + sum(
-                    decode_series(metadata.get(BASELINE_VALUES)))
+                    paired_baseline(metadata, run.values) or [])
                 overheads.append(float(wall) - timed)
     return overheads
 
