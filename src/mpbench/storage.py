@@ -49,9 +49,6 @@ class Results:
     rounds: list[RoundRecord] = field(default_factory=list)
     path: Path | None = None
 
-    def measured_ids(self) -> set[str]:
-        return {bench.get_name() for bench in self.benchmarks}
-
     def visit_counts(self) -> dict[str, int]:
         """Scenario id → how many visits (pyperf runs) it has."""
         return {bench.get_name(): bench.get_nrun() for bench in self.benchmarks}
