@@ -12,6 +12,7 @@ from pathlib import Path
 import pyperf
 import pytest
 
+from mpbench import runner
 from mpbench.storage import read
 
 from conftest import BENCHMARKS
@@ -86,3 +87,28 @@ def test_simultaneous_runs_never_overwrite_each_other(tmp_path: Path) -> None:
     files = sorted((tmp_path / "results" / "box").iterdir())
     assert len(files) == 3
     assert all(len(read(path).benchmarks) == 1 for path in files)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_an_interrupt_while_a_visit_starts_waits_until_the_child_is_known(signum: int) -> None:
+    """A signal that lands inside Popen is held back, so the session knows the child it kills."""
+    previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
+    reached = []
+    try:
+        with pytest.raises(KeyboardInterrupt), runner._interrupts_deferred():
+            signal.raise_signal(signum)
+            reached.append("end of the block")
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert reached == ["end of the block"]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_a_session_kills_its_child_when_interrupted() -> None:
+    started: list[subprocess.Popen[bytes]] = []
+    sleeper = [sys.executable, "-c", "import time; time.sleep(60)"]
+    with pytest.raises(KeyboardInterrupt), \
+            runner.session(sleeper, subprocess.DEVNULL, subprocess.DEVNULL) as process:
+        started.append(process)
+        raise KeyboardInterrupt
+    assert started[0].returncode == -signal.SIGKILL

@@ -25,10 +25,10 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import IO, Protocol
 
 import numpy as np
 import pyperf
@@ -112,19 +112,16 @@ def run_visit(visit: Visit, settings: RunSettings) -> Outcome:
         output = Path(scratch) / "benchmark.json"
         log_path = Path(scratch) / "log.txt"
         with log_path.open("w+b") as log:
-            process = subprocess.Popen(
-                worker_command(visit, settings, output), stdin=subprocess.DEVNULL,
-                stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-            )
-            # A timer, not wait(timeout=...): Popen polls with sleeps of up to 50 ms.
-            timed_out = threading.Event()
-            deadline = threading.Timer(timeout, _expire, (process, timed_out))
-            try:
-                deadline.start()
-                returncode = process.wait()
-            finally:  # also on KeyboardInterrupt: nothing of the scenario outlives it
-                deadline.cancel()
-                _kill_group(process)
+            command = worker_command(visit, settings, output)
+            with session(command, log, subprocess.STDOUT) as process:
+                # A timer, not wait(timeout=...): Popen polls with sleeps of up to 50 ms.
+                timed_out = threading.Event()
+                deadline = threading.Timer(timeout, _expire, (process, timed_out))
+                try:
+                    deadline.start()
+                    returncode = process.wait()
+                finally:
+                    deadline.cancel()
             log.seek(0)
             log_text = log.read().decode(errors="replace")
         wall = time.monotonic() - started
@@ -140,6 +137,46 @@ def run_visit(visit: Visit, settings: RunSettings) -> Outcome:
     return Outcome(visit, None, failure, wall)
 
 
+@contextlib.contextmanager
+def session(command: list[str], stdout: int | IO[bytes],
+            stderr: int | IO[bytes]) -> Iterator[subprocess.Popen[bytes]]:
+    """A subprocess in a session of its own, whose whole process group is killed on leaving,
+    also on an interrupt: nothing it started outlives it."""
+    process = None
+    try:
+        # An interrupt that lands while Popen waits for the exec would leave a child nobody
+        # knows about; it is raised once `process` is set.
+        with _interrupts_deferred():
+            process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=stdout,
+                                       stderr=stderr, start_new_session=True)
+        yield process
+    finally:
+        if process is not None:
+            _kill_group(process)
+            process.wait()
+
+
+@contextlib.contextmanager
+def _interrupts_deferred() -> Iterator[None]:
+    """Hold SIGINT and SIGTERM back until the block ends, then deliver them to the handlers
+    that were there (only the main thread can; elsewhere the block runs as it is)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    pending: list[int] = []
+    held = (signal.SIGINT, signal.SIGTERM)
+    previous = {signum: signal.signal(signum, lambda signum, _: pending.append(signum))
+                for signum in held}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            if handler is not None:  # None: a handler set outside Python, left as it was
+                signal.signal(signum, handler)
+        for held_signum in pending:
+            signal.raise_signal(held_signum)
+
+
 def _expire(process: subprocess.Popen[bytes], timed_out: threading.Event) -> None:
     """The timeout: kill the visit's process group, unless it ended while the timer fired."""
     if process.poll() is None:
@@ -147,7 +184,7 @@ def _expire(process: subprocess.Popen[bytes], timed_out: threading.Event) -> Non
         _kill_group(process)
 
 
-def _kill_group(process: subprocess.Popen[bytes] | subprocess.Popen[str]) -> None:
+def _kill_group(process: subprocess.Popen[bytes]) -> None:
     """Kill the visit's whole process group, including children that outlived the leader."""
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(process.pid, signal.SIGKILL)
@@ -208,16 +245,12 @@ def machine_state(index: int, visits: int, settings: RunSettings, usable_cpus: i
                    str(PROBE_WINDOW_SECONDS)]
         # A session of its own, like a visit: on a timeout or an interrupt the probe's pool
         # goes with it.
-        process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                   stderr=subprocess.DEVNULL, text=True, start_new_session=True)
-        try:
-            out, _ = process.communicate(timeout=PROBE_TIMEOUT_SECONDS)
-            state = json.loads(out) if process.returncode == 0 else {}
-        except (subprocess.TimeoutExpired, ValueError):
-            state = {}  # recorded as not measured; the round goes on
-        finally:
-            _kill_group(process)
-            process.wait()
+        with session(command, subprocess.PIPE, subprocess.DEVNULL) as process:
+            try:
+                out, _ = process.communicate(timeout=PROBE_TIMEOUT_SECONDS)
+                state = json.loads(out) if process.returncode == 0 else {}
+            except (subprocess.TimeoutExpired, ValueError):
+                state = {}  # recorded as not measured; the round goes on
     return RoundRecord(index=index, started=started, visits=visits,
                        single_core_ms=_rounded(state.get("single_core_ms")),
                        effective_cores=_rounded(state.get("effective_cores")))
