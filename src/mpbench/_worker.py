@@ -22,7 +22,14 @@ import time
 from pathlib import Path
 from typing import Any, ClassVar
 
-from mpbench.executors import EXECUTORS, Executor, Task, split_range, trivial_tasks
+from mpbench.executors import (
+    EXECUTORS,
+    Executor,
+    Task,
+    gil_tasks,
+    split_range,
+    trivial_tasks,
+)
 from mpbench.kernels import combine, load_kernel
 from mpbench.model import (
     BASELINE_FIRST,
@@ -171,14 +178,20 @@ def measure(runner: Any, scenario: Scenario, baseline: Scenario | None, round_in
     try:
         executor.run(trivial_tasks(scenario.workers, spec.func))
         startup = time.perf_counter() - started
-        from mpbench.machine import gil_enabled
+        from mpbench.machine import free_threaded_build, gil_enabled
 
+        # Asked once everything is loaded: an extension without free-threading support turns
+        # the GIL back on, here or in a worker.
+        with_gil = combine(executor.run(gil_tasks(scenario.workers)))
         metadata: dict[str, MetadataValue] = {
             **scenario.to_metadata(),
             "startup_s": startup,
             "cpus_granted": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
             else os.cpu_count() or 1,
+            "free_threaded": "yes" if free_threaded_build() else "no",
             "gil_enabled": "yes" if gil_enabled() else "no",
+            "workers_gil_enabled": "no" if with_gil == 0 else
+            "yes" if with_gil == scenario.workers else "partly",
             "blas": blas,
             "round": round_index,
         }

@@ -32,10 +32,10 @@ from mpbench import estimates
 from mpbench.estimates import WIDE
 from mpbench.frame import SLOWED
 
-SCENARIO_KEYS = ["file", "machine", "python", "scenario", "kernel", "executor", "start_method",
-                 "workers", "usable_cpus"]
-FIT_KEYS = ["file", "machine", "python", "kernel", "executor", "start_method"]
-VERDICT_KEYS = ["file", "machine", "python", "kernel"]
+SCENARIO_KEYS = ["file", "machine", "python", "interpreter", "scenario", "kernel", "executor",
+                 "start_method", "workers", "usable_cpus"]
+FIT_KEYS = ["file", "machine", "python", "interpreter", "kernel", "executor", "start_method"]
+VERDICT_KEYS = ["file", "machine", "python", "interpreter", "kernel"]
 SERIAL = "serial"
 THREAD_EXECUTORS = frozenset({"threads", "thread_pool"})
 USL_MIN_POINTS = 4  # two parameters and a curve that can bend need more than three points
@@ -92,7 +92,7 @@ def summarize(frame: pd.DataFrame) -> pd.DataFrame:
     summary.loc[serial, "speedup_half_width"] = 0.0
     # Every executor must compute what serial computed; a difference means lost or doubled work.
     summary["result"] = grouped["result"].first().to_numpy(dtype=object)
-    baseline = baseline_rows(summary, ["file", "kernel"])
+    baseline = baseline_rows(summary, ["file", "interpreter", "kernel"])
     serial_result = pd.Series([summary["result"].iloc[row] if row >= 0 else None
                                for row in baseline], index=summary.index, dtype=object)
     summary["wrong_result"] = (summary["result"].notna() & serial_result.notna()

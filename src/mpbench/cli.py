@@ -118,6 +118,13 @@ def _matrix_arguments() -> _Parser:
                        help=f"pieces of work per worker (default: {DEFAULT_TASKS_PER_WORKER})")
     group.add_argument("--blas-threads", type=_positive_int, metavar="N",
                        help=f"BLAS/OpenMP threads per process (default: {DEFAULT_BLAS_THREADS})")
+    group.add_argument("--python", metavar="PATH", action="append",
+                       help="time the matrix under this interpreter (repeatable, or a comma "
+                            "list; default: the one running mpbench); each runs in an "
+                            "environment of its own, made on first use")
+    group.add_argument("--gil", type=int, choices=[0, 1],
+                       help="run free-threaded builds with the GIL forced off (0) or on (1), "
+                            "through PYTHON_GIL")
     return parent
 
 
@@ -239,7 +246,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 _MATRIX_FIELDS = {"kernels": "kernels", "executors": "executors", "workers": "workers",
                   "start_method": "start_methods", "select": "select", "profile": "profile",
                   "size": "size", "tasks_per_worker": "tasks_per_worker",
-                  "blas_threads": "blas_threads"}
+                  "blas_threads": "blas_threads", "python": "pythons", "gil": "gil"}
 
 
 def _given_options(args: argparse.Namespace, kernel_names: Iterable[str],
@@ -255,6 +262,7 @@ def _given_options(args: argparse.Namespace, kernel_names: Iterable[str],
         "start_method": lambda text: tuple(parse_names(text, available_start_methods(),
                                                        "start method")),
         "select": tuple,
+        "python": tuple,
     }
     given = {field: parse.get(name, _unchanged)(getattr(args, name))
              for name, field in _MATRIX_FIELDS.items() if getattr(args, name) is not None}
@@ -301,7 +309,8 @@ def _run(args: argparse.Namespace, console: Console) -> int:
                             _resume_settings(args), machine)
         destination = args.resume
     else:
-        results, destination = runs.prepare(_run_options(args, machine.usable_cpus), machine)
+        results, destination = runs.prepare(_run_options(args, machine.usable_cpus), machine,
+                                            say=lambda text: console.print(text, style="dim"))
 
     print_machine(console, machine)
     print_run_header(console, results)
@@ -315,9 +324,9 @@ def _run(args: argparse.Namespace, console: Console) -> int:
         return 130
     finally:
         signal.signal(signal.SIGTERM, previous_handler)
-    summary = _summary(results)
-    print_results(console, results, summary)
-    wrong = 0 if summary is None else int(summary["wrong_result"].sum())
+    analysed = _analysed(results)
+    print_results(console, results, analysed)
+    wrong = 0 if analysed is None else int(analysed[1]["wrong_result"].sum())
     if results.failures or wrong:
         console.print(f"[red]{len(results.failures)} of {len(results.plan)} scenarios failed, "
                       f"{wrong} computed a wrong result[/red]")
@@ -334,12 +343,15 @@ def _resume_settings(args: argparse.Namespace) -> dict[str, Any]:
     return {name: value for name, value in settings.items() if value is not None}
 
 
-def _summary(results: Results) -> pd.DataFrame | None:
-    """The per-scenario summary of one results file, None when nothing was measured."""
+def _analysed(results: Results) -> tuple[pd.DataFrame, pd.DataFrame] | None:
+    """One results file's frame and per-scenario summary, None when nothing was measured."""
     from mpbench.analysis import summarize
     from mpbench.frame import to_frame
 
-    return summarize(to_frame([results])) if results.benchmarks else None
+    if not results.benchmarks:
+        return None
+    frame = to_frame([results])
+    return frame, summarize(frame)
 
 
 def _raise_keyboard_interrupt(signum: int, frame: FrameType | None) -> None:
@@ -368,14 +380,14 @@ def _show(args: argparse.Namespace, console: Console) -> int:
     all_results = read_many(args.files)
     if args.format == "text":
         for results in all_results:
-            print_results(console, results, _summary(results))
+            print_results(console, results, _analysed(results))
         return 0
     import pandas as pd
 
     from mpbench import records
 
-    summaries = [summary for results in all_results
-                 if (summary := _summary(results)) is not None]
+    summaries = [analysed[1] for results in all_results
+                 if (analysed := _analysed(results)) is not None]
     targets = {str(results.path): results.options.precision for results in all_results}
     rows = records.records(pd.concat(summaries, ignore_index=True), targets) if summaries else []
     sys.stdout.write(records.to_json(rows) if args.format == "json" else records.to_csv(rows))

@@ -26,6 +26,7 @@ from queue import Empty
 from types import TracebackType
 from typing import Any, ClassVar, Self
 
+from mpbench import _tasks
 from mpbench.kernels import RESULT_MODULUS
 from mpbench.model import FAILURE_MARKER, KernelFunc, describe_exit
 
@@ -52,6 +53,11 @@ class Task:
             raise TypeError(f"kernel {self.func.__name__} returned a {type(result).__name__}, "
                             "not an int")
         return result
+
+
+def gil_tasks(count: int) -> list[Task]:
+    """Tasks whose results add up to how many of them ran with the GIL on."""
+    return [Task(_tasks.gil_enabled, 0, 1)] * count
 
 
 def trivial_tasks(count: int, func: KernelFunc) -> list[Task]:
@@ -363,10 +369,63 @@ class ProcessPool(ProcessExecutor):
             raise WorkerDiedError(f"a process pool worker {how}") from None
 
 
+class InterpreterPool(Executor):
+    """A `concurrent.futures.InterpreterPoolExecutor`, created once: one subinterpreter per
+    worker, each with a GIL of its own, all in this process."""
+
+    name = "interpreter_pool"
+
+    def open(self) -> None:
+        pool_class = interpreter_pool_class()
+        if isinstance(pool_class, str):
+            raise UnsupportedError(pool_class)
+        self._pool = pool_class(max_workers=self.workers, initializer=_tasks.extend_path,
+                                initargs=(tuple(sys.path),))
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def run(self, tasks: Sequence[Task]) -> list[int]:
+        # Not Task itself: its module imports more than a subinterpreter may load.
+        results = list(self._pool.map(_tasks.call, [task.func for task in tasks],
+                                      [task.start for task in tasks],
+                                      [task.stop for task in tasks]))
+        for task, result in zip(tasks, results, strict=True):
+            if not isinstance(result, int):
+                raise TypeError(f"kernel {task.func.__name__} returned a "
+                                f"{type(result).__name__}, not an int")
+        return results
+
+
+class UnsupportedError(RuntimeError):
+    """This interpreter cannot run the executor at all (the message says why)."""
+
+
+def interpreter_pool_class() -> Any:
+    """`InterpreterPoolExecutor` from the standard library (3.14+) or the 3.13 backport, or
+    why there is none, in words."""
+    try:
+        from concurrent.futures import InterpreterPoolExecutor  # type: ignore[attr-defined]
+
+        return InterpreterPoolExecutor
+    except ImportError:
+        pass
+    try:
+        from interpreters_backport.concurrent.futures.interpreter import (  # type: ignore
+            InterpreterPoolExecutor,
+        )
+
+        return InterpreterPoolExecutor
+    except ImportError:
+        version = ".".join(map(str, sys.version_info[:2]))
+        return (f"no subinterpreters on Python {version}: InterpreterPoolExecutor needs 3.14 or "
+                "later, or 3.13 with the interpreters-pep-734 backport")
+
+
 EXECUTORS: dict[str, type[Executor]] = {
     cls.name: cls
     for cls in (Serial, Threads, ThreadPool, ProcessQueue, ProcessValue, ProcessManager,
-                PoolMap, PoolAsync, ProcessPool)
+                PoolMap, PoolAsync, ProcessPool, InterpreterPool)
 }
 
 

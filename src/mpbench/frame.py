@@ -7,7 +7,7 @@ documents each.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,8 @@ COLUMNS: dict[str, str] = {
     "file": "string",
     "machine": "string",
     "python": "string",
+    "interpreter": "string",
+    "free_threaded": "boolean",
     "scenario": "string",
     "kernel": "string",
     "executor": "string",
@@ -33,6 +35,7 @@ COLUMNS: dict[str, str] = {
     "usable_cpus": "int64",
     "cpus_granted": "int64",
     "gil_enabled": "boolean",
+    "workers_gil_enabled": "boolean",
     "process": "int64",
     "round": "int64",
     "sample": "int64",
@@ -85,6 +88,8 @@ def to_frame(results: Sequence[Results]) -> pd.DataFrame:
 def _rows(results: Results) -> Iterable[dict[str, Any]]:
     machine = results.machine
     for bench in results.benchmarks:
+        tag = str(bench.get_metadata()["interpreter"])
+        interpreter = results.interpreter(tag)
         for process, run in enumerate(r for r in bench.get_runs() if r.values):
             metadata = run.get_metadata()
             other_load = _number(metadata, "other_load", float)
@@ -96,7 +101,10 @@ def _rows(results: Results) -> Iterable[dict[str, Any]]:
                 yield {
                     "file": str(results.path),
                     "machine": machine.name,
-                    "python": machine.python_version,
+                    "python": machine.python_version if interpreter is None
+                    else interpreter.version,
+                    "interpreter": tag,
+                    "free_threaded": metadata.get("free_threaded") == "yes",
                     "scenario": bench.get_name(),
                     "kernel": metadata["kernel"],
                     "executor": metadata["executor"],
@@ -110,6 +118,7 @@ def _rows(results: Results) -> Iterable[dict[str, Any]]:
                     "cpus_granted": _number(metadata, "cpus_granted", int)
                     or machine.usable_cpus,
                     "gil_enabled": metadata.get("gil_enabled", "yes") == "yes",
+                    "workers_gil_enabled": metadata.get("workers_gil_enabled", "yes") != "no",
                     "process": process,
                     "round": _number(metadata, "round", int),
                     "sample": sample,
@@ -134,10 +143,14 @@ def _number(metadata: dict[str, Any], name: str, kind: type[int] | type[float]) 
     return kind(value) if kind is float or isinstance(value, int) else None
 
 
-def same_series(frame: pd.DataFrame, file: object, kernel: object, executor: object,
-                start_method: object) -> pd.Series[bool]:
-    """Rows of one scaling series: a file's kernel run by one executor and start method
-    (a missing start method, as for threads, matches a missing one)."""
-    method = start_method if isinstance(start_method, str) else ""
-    return ((frame["file"] == file) & (frame["kernel"] == kernel)
-            & (frame["executor"] == executor) & (frame["start_method"].fillna("") == method))
+def same_series(frame: pd.DataFrame, series: Mapping[Any, Any] | pd.Series[Any]
+                ) -> pd.Series[bool]:
+    """Rows of the scaling series `series` (a row of any frame with these columns) belongs
+    to: a file's kernel under one interpreter, run by one executor and start method (a missing
+    start method, as for threads, matches a missing one)."""
+    method = series["start_method"] if isinstance(series["start_method"], str) else ""
+    rows: pd.Series[bool] = (
+        (frame["file"] == series["file"]) & (frame["interpreter"] == series["interpreter"])
+        & (frame["kernel"] == series["kernel"]) & (frame["executor"] == series["executor"])
+        & (frame["start_method"].fillna("") == method))
+    return rows

@@ -135,10 +135,15 @@ def gil_enabled() -> bool:
     return True if is_enabled is None else bool(is_enabled())
 
 
+def free_threaded_build() -> bool:
+    """A Py_GIL_DISABLED build (whose GIL may still be on: see gil_enabled)."""
+    return bool(sysconfig.get_config_var("Py_GIL_DISABLED"))
+
+
 def python_build() -> str:
     """`free-threaded`, `debug` or `default`: the builds that change what scaling means."""
     flags = []
-    if sysconfig.get_config_var("Py_GIL_DISABLED"):
+    if free_threaded_build():
         flags.append("free-threaded")
     if hasattr(sys, "gettotalrefcount"):
         flags.append("debug")

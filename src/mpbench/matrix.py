@@ -7,6 +7,7 @@ worker, over the whole range in one call: it is the baseline every speedup is me
 from __future__ import annotations
 
 import fnmatch
+import itertools
 import multiprocessing
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -54,6 +55,8 @@ class MatrixOptions:
     blas_threads: int = DEFAULT_BLAS_THREADS
     select: tuple[str, ...] = ()
     profile: str = DEFAULT_PROFILE
+    pythons: tuple[str, ...] | None = None  # interpreter paths; None: the one running mpbench
+    gil: int | None = None  # PYTHON_GIL for free-threaded builds: 0 off, 1 on; None: as built
 
 
 def auto_workers(usable_cpus: int) -> list[int]:
@@ -115,10 +118,11 @@ def is_selected(scenario_id: str, patterns: Sequence[str]) -> bool:
     )
 
 
-def expand(kernels: Mapping[str, KernelSpec], options: MatrixOptions,
-           usable_cpus: int) -> list[Scenario]:
-    """Every scenario the options ask for, in a stable order: kernel, executor, start method,
-    workers. A kernel's serial scenario is always kept, as the baseline of its speedups."""
+def expand(kernels: Mapping[str, KernelSpec], options: MatrixOptions, usable_cpus: int,
+           interpreters: Sequence[str]) -> list[Scenario]:
+    """Every scenario the options ask for under each interpreter (by tag), in a stable order:
+    kernel, interpreter, executor, start method, workers. A kernel's serial scenario under each
+    interpreter is always kept, as the baseline of its speedups there."""
     profile = PROFILES[options.profile]
     kernel_names = options.kernels or list(kernels)
     executor_names = list(options.executors or EXECUTORS)
@@ -131,7 +135,7 @@ def expand(kernels: Mapping[str, KernelSpec], options: MatrixOptions,
     for kernel_name in kernel_names:
         spec = kernels[kernel_name]
         size = options.size or max(1, round(spec.size * profile.size_scale))
-        for executor_name in executor_names:
+        for interpreter, executor_name in itertools.product(interpreters, executor_names):
             executor = EXECUTORS[executor_name]
             if executor is Serial:
                 layouts: list[tuple[str | None, int, int]] = [(None, 1, 1)]
@@ -145,6 +149,7 @@ def expand(kernels: Mapping[str, KernelSpec], options: MatrixOptions,
                     kernel=kernel_name, executor=executor_name, workers=workers, size=size,
                     tasks=tasks, start_method=start_method, blas_threads=options.blas_threads,
                     kernel_file=spec.source_file, kernel_hash=spec.source_hash,
+                    interpreter=interpreter,
                 )
                 scenarios.append(scenario)
     scenarios = _selected(scenarios, options.select)
@@ -159,9 +164,11 @@ def expand(kernels: Mapping[str, KernelSpec], options: MatrixOptions,
 def _selected(scenarios: list[Scenario], patterns: Sequence[str]) -> list[Scenario]:
     """The scenarios `-k` picks, plus the serial baseline of every kernel it picks from."""
     picked = {scenario.id for scenario in scenarios if is_selected(scenario.id, patterns)}
-    kernels = {scenario.kernel for scenario in scenarios if scenario.id in picked}
+    kernels = {(scenario.kernel, scenario.interpreter) for scenario in scenarios
+               if scenario.id in picked}
     return [scenario for scenario in scenarios if scenario.id in picked
-            or (scenario.executor == Serial.name and scenario.kernel in kernels)]
+            or (scenario.executor == Serial.name
+                and (scenario.kernel, scenario.interpreter) in kernels)]
 
 
 def available_start_methods() -> list[str]:

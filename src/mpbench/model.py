@@ -89,7 +89,8 @@ class KernelSpec:
 
 @dataclass(frozen=True)
 class Scenario:
-    """One cell of the matrix: a kernel run by one executor with a number of workers."""
+    """One cell of the matrix: a kernel run by one executor with a number of workers, under
+    one interpreter (named by its tag, see `interpreters`)."""
 
     kernel: str
     executor: str
@@ -100,14 +101,15 @@ class Scenario:
     blas_threads: int
     kernel_file: str
     kernel_hash: str
+    interpreter: str
 
     @property
     def id(self) -> str:
-        """Stable name, the same on every machine: `kernel/executor/wN[/start_method]`."""
+        """Stable name, the same on every machine: `kernel/executor/wN[/start_method]@tag`."""
         parts = [self.kernel, self.executor, f"w{self.workers}"]
         if self.start_method:
             parts.append(self.start_method)
-        return "/".join(parts)
+        return "/".join(parts) + f"@{self.interpreter}"
 
     def to_metadata(self) -> dict[str, MetadataValue]:
         """The axes, as pyperf benchmark metadata (the kernel's file path stays local)."""
@@ -119,6 +121,7 @@ class Scenario:
             "tasks": self.tasks,
             "blas_threads": self.blas_threads,
             "kernel_hash": self.kernel_hash,
+            "interpreter": self.interpreter,
         }
         if self.start_method:
             metadata["start_method"] = self.start_method
@@ -133,7 +136,7 @@ class Scenario:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Scenario:
-        return cls(**_checked_fields(cls, data, "a stored scenario"))
+        return cls(**checked_fields(cls, data, "a stored scenario"))
 
 
 @dataclass(frozen=True)
@@ -170,7 +173,7 @@ class Machine:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Machine:
-        return cls(**_checked_fields(cls, data, "the machine facts"))
+        return cls(**checked_fields(cls, data, "the machine facts"))
 
 
 _TYPES: dict[str, tuple[type, ...]] = {
@@ -180,7 +183,7 @@ _TYPES: dict[str, tuple[type, ...]] = {
 }
 
 
-def _checked_fields(cls: type, data: Any, what: str) -> dict[str, Any]:
+def checked_fields(cls: type, data: Any, what: str) -> dict[str, Any]:
     """`data` if it has exactly the dataclass's fields, each of the declared type; else raise."""
     expected = {field.name: str(field.type) for field in dataclasses.fields(cls)}
     if not isinstance(data, Mapping) or set(data) != set(expected):
@@ -191,6 +194,26 @@ def _checked_fields(cls: type, data: Any, what: str) -> dict[str, Any]:
         if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
             raise ResultsFileError(f"{what}: {name!r} should not be a {type(value).__name__}")
     return dict(data)
+
+
+@dataclass(frozen=True)
+class Unsupported:
+    """A scenario the interpreter cannot run (no NumPy wheel, no subinterpreters), and why:
+    planned, shown, never measured, and not a failure."""
+
+    scenario: Scenario
+    reason: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"scenario": dataclasses.asdict(self.scenario), "id": self.scenario.id,
+                "reason": self.reason}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Unsupported:
+        try:
+            return cls(Scenario.from_dict(data["scenario"]), str(data["reason"]))
+        except (KeyError, TypeError) as exc:
+            raise ResultsFileError(f"a stored unsupported scenario: missing {exc}") from None
 
 
 @dataclass(frozen=True)
@@ -209,7 +232,7 @@ class RoundRecord:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RoundRecord:
-        return cls(**_checked_fields(cls, data, "a stored round"))
+        return cls(**checked_fields(cls, data, "a stored round"))
 
 
 @dataclass(frozen=True)

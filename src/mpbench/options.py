@@ -142,5 +142,12 @@ def _matrix_from(data: Any) -> MatrixOptions:
         raise ResultsFileError("the run's options: 'select' is not a list of patterns")
     if data["profile"] not in PROFILES:
         raise ResultsFileError(f"the run's options: unknown profile {data['profile']!r}")
-    return MatrixOptions(**values, select=tuple(select), profile=str(data["profile"]))
+    pythons = data["pythons"]
+    if pythons is not None and not (isinstance(pythons, list) and pythons and all(
+            isinstance(item, str) for item in pythons)):
+        raise ResultsFileError("the run's options: 'pythons' is not a list of paths")
+    if data["gil"] not in (None, 0, 1) or isinstance(data["gil"], bool):
+        raise ResultsFileError("the run's options: 'gil' is not 0, 1 or null")
+    return MatrixOptions(**values, select=tuple(select), profile=str(data["profile"]),
+                         pythons=None if pythons is None else tuple(pythons), gil=data["gil"])
 

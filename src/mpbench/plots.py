@@ -200,9 +200,7 @@ def _best_curves(summary: pd.DataFrame) -> list[Curve]:
 
 
 def _fitted_sigma(fits: pd.DataFrame, kernel: str, points: pd.DataFrame) -> float | None:
-    first = points.iloc[0]
-    match = fits[same_series(fits, first["file"], kernel, first["executor"],
-                             first["start_method"])]
+    match = fits[same_series(fits, points.iloc[0])]
     if match.empty or not 0 <= match["amdahl_sigma"].iloc[0] <= 1:  # NaN fails too
         return None
     return float(match["amdahl_sigma"].iloc[0])

@@ -25,8 +25,8 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Protocol
 
@@ -57,8 +57,21 @@ class RunSettings:
     """How each visit is measured, and when the run stops."""
 
     options: StoredOptions
-    python: str = sys.executable
+    # Interpreter tag → how to start its timing processes; a tag not here runs under this one.
+    pythons: Mapping[str, TimingPython] = field(default_factory=dict)
     probe_machine: bool = True  # the per-round probe; tests of orchestration turn it off
+
+    def timing_python(self, tag: str) -> TimingPython:
+        return self.pythons.get(tag, TimingPython(sys.executable))
+
+
+@dataclass(frozen=True)
+class TimingPython:
+    """An interpreter's executable in its environment, and what it adds to the environment
+    variables of its timing processes (PYTHON_GIL, for `--gil`)."""
+
+    executable: str
+    environ: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -94,7 +107,8 @@ def worker_command(visit: Visit, settings: RunSettings, output: Path) -> list[st
     """The pyperf command line that times one visit into `output`."""
     profile = settings.options.profile
     command = [
-        settings.python, "-m", "mpbench._worker", "--worker",
+        settings.timing_python(visit.scenario.interpreter).executable, "-m", "mpbench._worker",
+        "--worker",
         "--scenario", visit.scenario.to_json(), "--round", str(visit.round),
         "--hook", "mpbench", "--loops", "1", "--warmups", str(profile.warmups),
         "--values", str(profile.values), "--quiet", "--output", str(output),
@@ -113,7 +127,8 @@ def run_visit(visit: Visit, settings: RunSettings) -> Outcome:
         log_path = Path(scratch) / "log.txt"
         with log_path.open("w+b") as log:
             command = worker_command(visit, settings, output)
-            with session(command, log, subprocess.STDOUT) as process:
+            environ = settings.timing_python(visit.scenario.interpreter).environ
+            with session(command, log, subprocess.STDOUT, environ) as process:
                 # A timer, not wait(timeout=...): Popen polls with sleeps of up to 50 ms.
                 timed_out = threading.Event()
                 deadline = threading.Timer(timeout, _expire, (process, timed_out))
@@ -138,17 +153,19 @@ def run_visit(visit: Visit, settings: RunSettings) -> Outcome:
 
 
 @contextlib.contextmanager
-def session(command: list[str], stdout: int | IO[bytes],
-            stderr: int | IO[bytes]) -> Iterator[subprocess.Popen[bytes]]:
-    """A subprocess in a session of its own, whose whole process group is killed on leaving,
-    also on an interrupt: nothing it started outlives it."""
+def session(command: list[str], stdout: int | IO[bytes], stderr: int | IO[bytes],
+            environ: Mapping[str, str] | None = None) -> Iterator[subprocess.Popen[bytes]]:
+    """A subprocess in a session of its own (with `environ` added to this environment), whose
+    whole process group is killed on leaving, also on an interrupt: nothing it started
+    outlives it."""
     process = None
     try:
         # An interrupt that lands while Popen waits for the exec would leave a child nobody
         # knows about; it is raised once `process` is set.
         with _interrupts_deferred():
             process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=stdout,
-                                       stderr=stderr, start_new_session=True)
+                                       stderr=stderr, start_new_session=True,
+                                       env={**os.environ, **environ} if environ else None)
         yield process
     finally:
         if process is not None:
@@ -241,7 +258,7 @@ def machine_state(index: int, visits: int, settings: RunSettings, usable_cpus: i
     started = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     state: dict[str, object] = {}
     if settings.probe_machine and probe:
-        command = [settings.python, "-m", "mpbench._probe", str(usable_cpus),
+        command = [sys.executable, "-m", "mpbench._probe", str(usable_cpus),
                    str(PROBE_WINDOW_SECONDS)]
         # A session of its own, like a visit: on a timeout or an interrupt the probe's pool
         # goes with it.
@@ -327,7 +344,8 @@ def run_rounds(results: Results, settings: RunSettings, path: Path, observer: Ob
         results.rounds.append(record)
         observer.round_started(record, precision=not first_rounds)
         for scenario in order:
-            baseline = None if scenario.executor == SERIAL else pairs_with.get(scenario.kernel)
+            baseline = None if scenario.executor == SERIAL else \
+                pairs_with.get((scenario.kernel, scenario.interpreter))
             visit = Visit(scenario, baseline, index)
             observer.visit_started(visit)
             outcome = run_visit(visit, settings)

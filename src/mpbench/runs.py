@@ -9,19 +9,32 @@ from __future__ import annotations
 import dataclasses
 import os
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from mpbench.environments import ensure
 from mpbench.errors import UsageError
 from mpbench.executors import EXECUTORS
+from mpbench.interpreters import Interpreter, inspect, parse_pythons, running
 from mpbench.kernels import default_benchmarks_dir, discover
 from mpbench.machine import collect as collect_machine
-from mpbench.matrix import available_start_methods, expand, parse_names, parse_workers
+from mpbench.matrix import (
+    MatrixOptions,
+    available_start_methods,
+    expand,
+    parse_names,
+    parse_workers,
+)
 from mpbench.model import Machine, RoundRecord, Scenario
 from mpbench.options import RunOptions, StoredOptions
-from mpbench.runner import Observer, Outcome, RunSettings, Visit, run_rounds
+from mpbench.runner import Observer, Outcome, RunSettings, TimingPython, Visit, run_rounds
 from mpbench.storage import Results, default_path
+from mpbench.support import unsupported
+
+
+def _quiet(message: str) -> None:
+    pass
 
 
 class Silent:
@@ -37,9 +50,23 @@ class Silent:
         pass
 
 
-def plan(options: RunOptions, usable_cpus: int) -> list[Scenario]:
-    """The scenarios `options` ask for on a machine with `usable_cpus`, in a stable order;
-    UsageError for a name or count that does not exist here (as the CLI says it)."""
+def interpreters(matrix: MatrixOptions) -> list[Interpreter]:
+    """The interpreters the options name (inspected), else the one running mpbench; UsageError
+    before anything is measured for one that is missing, not Python, or too old, and for
+    `--gil` without a free-threaded build to apply it to."""
+    chosen = parse_pythons(matrix.pythons) if matrix.pythons else [running()]
+    if matrix.gil is not None and not any(item.free_threaded for item in chosen):
+        raise UsageError(f"--gil {matrix.gil} applies to free-threaded builds, and "
+                         f"{', '.join(item.tag for item in chosen)} is none; add one with "
+                         "--python, e.g. --python ~/.local/bin/python3.14t")
+    return chosen
+
+
+def plan(options: RunOptions, usable_cpus: int,
+         tags: Sequence[str] | None = None) -> list[Scenario]:
+    """The scenarios `options` ask for on a machine with `usable_cpus` under the interpreters
+    `tags` (default: those the options name), in a stable order; UsageError for a name or count
+    that does not exist here (as the CLI says it)."""
     kernels = discover(options.benchmarks or default_benchmarks_dir())
     matrix = options.matrix
     for names, valid, what in ((matrix.kernels, kernels, "kernel"),
@@ -49,14 +76,20 @@ def plan(options: RunOptions, usable_cpus: int) -> list[Scenario]:
             parse_names(",".join(names), valid, what)
     if matrix.workers is not None:
         parse_workers(",".join(map(str, matrix.workers)), usable_cpus)
-    return expand(kernels, matrix, usable_cpus)
+    if tags is None:
+        tags = [interpreter.tag for interpreter in interpreters(matrix)]
+    return expand(kernels, matrix, usable_cpus, tags)
 
 
-def prepare(options: RunOptions, machine: Machine | None = None) -> tuple[Results, Path]:
+def prepare(options: RunOptions, machine: Machine | None = None,
+            say: Callable[[str], None] = _quiet) -> tuple[Results, Path]:
     """A new run's empty results and the file they will go to; raises UsageError before anything
-    is measured if the options or the destination cannot be used."""
+    is measured if the options or the destination cannot be used. Makes each interpreter's
+    environment on first use (`say` tells why that takes a while) and asks it which scenarios
+    it cannot run: those are the results' `unsupported`, not its plan."""
     machine = machine or collect_machine(options.machine_name)
-    scenarios = plan(options, machine.usable_cpus)
+    chosen = interpreters(options.matrix)
+    scenarios = plan(options, machine.usable_cpus, [item.tag for item in chosen])
     if options.output is not None and options.output.exists():
         raise UsageError(f"--output {options.output} already exists; results files are never "
                          "overwritten, so choose a new name (or --resume it)")
@@ -65,7 +98,12 @@ def prepare(options: RunOptions, machine: Machine | None = None) -> tuple[Result
     seed = options.seed if options.seed is not None else secrets.randbelow(2**31)
     stored = StoredOptions(matrix=options.matrix, timeout=options.timeout, seed=seed,
                            precision=options.target, max_seconds=options.max_seconds)
-    return Results(machine=machine, options=stored, plan=scenarios), destination
+    marked = [item for interpreter in chosen for item in
+              unsupported(scenarios, interpreter, ensure(interpreter, say))]
+    skipped = {item.scenario.id for item in marked}
+    results = Results(machine=machine, options=stored, interpreters=chosen, unsupported=marked,
+                      plan=[scenario for scenario in scenarios if scenario.id not in skipped])
+    return results, destination
 
 
 def prepare_resume(results: Results, given: Mapping[str, Any], settings: Mapping[str, Any],
@@ -76,12 +114,31 @@ def prepare_resume(results: Results, given: Mapping[str, Any], settings: Mapping
     from mpbench.resume import check_resumable
 
     check_resumable(results, given, machine or collect_machine(None))
+    for stored in results.interpreters:
+        found = inspect(stored.path)
+        if found.tag != stored.tag:
+            raise UsageError(f"{stored.path} is now {found.tag}, and the run measured it as "
+                             f"{stored.tag}; start a new run")
     results.options = dataclasses.replace(results.options, **settings)
 
 
-def measure(results: Results, destination: Path, observer: Observer | None = None) -> Results:
+def measure(results: Results, destination: Path, observer: Observer | None = None,
+            say: Callable[[str], None] = _quiet) -> Results:
     """Visit the scenarios of `results` until done (see runner.run_rounds)."""
-    return run_rounds(results, RunSettings(results.options), destination, observer or Silent())
+    settings = RunSettings(results.options, pythons=timing_pythons(results, say))
+    return run_rounds(results, settings, destination, observer or Silent())
+
+
+def timing_pythons(results: Results, say: Callable[[str], None]) -> dict[str, TimingPython]:
+    """Each interpreter's executable in its environment, with PYTHON_GIL for `--gil` on the
+    free-threaded builds (pyperf forwards it; it does not forward `-X gil`)."""
+    gil = results.options.matrix.gil
+    return {
+        interpreter.tag: TimingPython(
+            ensure(interpreter, say).python,
+            {"PYTHON_GIL": str(gil)} if gil is not None and interpreter.free_threaded else {})
+        for interpreter in results.interpreters
+    }
 
 
 def run(options: RunOptions | None = None, observer: Observer | None = None) -> Results:

@@ -46,6 +46,8 @@ def unfinished(plan: Sequence[Scenario], visits: Mapping[str, int], done: set[st
             if scenario.id not in done and visits.get(scenario.id, 0) < rounds]
 
 
-def baselines(plan: Sequence[Scenario]) -> dict[str, Scenario]:
-    """Kernel name → its serial scenario, the baseline every parallel visit is paired with."""
-    return {scenario.kernel: scenario for scenario in plan if scenario.executor == SERIAL}
+def baselines(plan: Sequence[Scenario]) -> dict[tuple[str, str], Scenario]:
+    """(kernel, interpreter) → its serial scenario, the baseline every parallel visit is paired
+    with: the same kernel under the same interpreter."""
+    return {(scenario.kernel, scenario.interpreter): scenario for scenario in plan
+            if scenario.executor == SERIAL}

@@ -28,11 +28,12 @@ from typing import IO, Any
 import pyperf
 
 from mpbench.errors import ResultsFileError
-from mpbench.model import Failure, Machine, RoundRecord, Scenario
+from mpbench.interpreters import Interpreter
+from mpbench.model import Failure, Machine, RoundRecord, Scenario, Unsupported
 from mpbench.options import StoredOptions
 from mpbench.schedule import unfinished
 
-FORMAT_VERSION = 2  # 2: rounds of visits, paired baselines, typed options
+FORMAT_VERSION = 3  # 2: rounds of visits, paired baselines, typed options; 3: interpreters
 SECTION = "mpbench"
 RESULTS_DIR = Path("results")
 
@@ -47,7 +48,12 @@ class Results:
     failures: list[Failure] = field(default_factory=list)
     plan: list[Scenario] = field(default_factory=list)
     rounds: list[RoundRecord] = field(default_factory=list)
+    interpreters: list[Interpreter] = field(default_factory=list)  # in the order given
+    unsupported: list[Unsupported] = field(default_factory=list)  # planned, never measured
     path: Path | None = None
+
+    def interpreter(self, tag: str) -> Interpreter | None:
+        return next((item for item in self.interpreters if item.tag == tag), None)
 
     def visit_counts(self) -> dict[str, int]:
         """Scenario id → how many visits (pyperf runs) it has."""
@@ -103,6 +109,8 @@ def to_json(results: Results) -> dict[str, Any]:
         "plan": [asdict(scenario) for scenario in results.plan],
         "failures": [failure.to_dict() for failure in results.failures],
         "rounds": [record.to_dict() for record in results.rounds],
+        "interpreters": [interpreter.to_dict() for interpreter in results.interpreters],
+        "unsupported": [item.to_dict() for item in results.unsupported],
     }
     return data
 
@@ -169,6 +177,8 @@ def read(path: Path) -> Results:
         plan = [Scenario.from_dict(item) for item in section.get("plan", [])]
         failures = [Failure.from_dict(item) for item in section.get("failures", [])]
         rounds = [RoundRecord.from_dict(item) for item in section.get("rounds", [])]
+        interpreters = [Interpreter.from_dict(item) for item in section["interpreters"]]
+        unsupported = [Unsupported.from_dict(item) for item in section.get("unsupported", [])]
         options = StoredOptions.from_dict(section.get("options"))
         benchmarks = []
         if data["benchmarks"]:
@@ -181,12 +191,13 @@ def read(path: Path) -> Results:
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise ResultsFileError(f"{path} is damaged: {type(exc).__name__}: {exc}") from None
     return Results(machine=machine, options=options, benchmarks=benchmarks, failures=failures,
-                   plan=plan, rounds=rounds, path=path)
+                   plan=plan, rounds=rounds, interpreters=interpreters,
+                   unsupported=unsupported, path=path)
 
 
 # The axes every benchmark must carry, and their types (see Scenario.to_metadata).
 _AXES: dict[str, type] = {"kernel": str, "executor": str, "workers": int, "size": int,
-                          "tasks": int, "blas_threads": int}
+                          "tasks": int, "blas_threads": int, "interpreter": str}
 
 
 def _check_axes(bench: pyperf.Benchmark) -> None:
@@ -195,7 +206,7 @@ def _check_axes(bench: pyperf.Benchmark) -> None:
         for name, kind in _AXES.items():
             value = metadata.get(name)
             if not isinstance(value, kind) or isinstance(value, bool) or (
-                    isinstance(value, int) and value < 1):
+                    isinstance(value, int) and value < 1) or value == "":
                 raise ResultsFileError(f"benchmark {bench.get_name()!r} has no valid {name!r}")
         if not isinstance(metadata.get("start_method", ""), str):
             raise ResultsFileError(f"benchmark {bench.get_name()!r} has no valid 'start_method'")

@@ -62,9 +62,10 @@ def speedup_table(summary: pd.DataFrame, title: str = "Median time and speedup o
                   ) -> Table:
     """Rows: kernel × executor; columns: worker counts; cells: `median  speedup`."""
     worker_counts = sorted(summary["workers"].unique())
+    several = several_interpreters(summary)
     rows = []
-    for (kernel, executor, start_method), group in summary.groupby(
-            ["kernel", "executor", "start_method"], dropna=False, sort=False):
+    for (kernel, interpreter, executor, start_method), group in summary.groupby(
+            ["kernel", "interpreter", "executor", "start_method"], dropna=False, sort=False):
         by_workers = group.set_index("workers")
         cells = []
         for workers in worker_counts:
@@ -76,7 +77,8 @@ def speedup_table(summary: pd.DataFrame, title: str = "Median time and speedup o
                              f"{format_ratio(cell['speedup'])}{marks}")
             else:
                 cells.append("")
-        rows.append([str(kernel), executor_label(str(executor), start_method), *cells])
+        rows.append([str(kernel), *([str(interpreter)] if several else []),
+                     executor_label(str(executor), start_method), *cells])
     notes = ["speedup: the median over pairs of a serial call / a call of the scenario, timed "
              "back to back in the same process"]
     if summary["speedup"].isna().any():
@@ -99,8 +101,14 @@ def speedup_table(summary: pd.DataFrame, title: str = "Median time and speedup o
     if summary["wide"].any():
         notes.append(f"?: the speedup's interval reaches beyond ±{WIDE:.0%}: too uncertain to "
                      "fit or judge; measure longer (--precision)")
-    return Table(title, ["kernel", "executor", *(f"{w} worker{'s' if w > 1 else ''}"
-                                               for w in worker_counts)], rows, notes)
+    return Table(title, ["kernel", *(["python"] if several else []), "executor",
+                         *(f"{w} worker{'s' if w > 1 else ''}" for w in worker_counts)],
+                 rows, notes, text_columns=3 if several else 2)
+
+
+def several_interpreters(frame: pd.DataFrame) -> bool:
+    """Whether a table needs a column saying which interpreter a row ran under."""
+    return bool(frame["interpreter"].nunique() > 1)
 
 
 def file_labels(all_results: Sequence[Results]) -> dict[str, str]:
@@ -161,19 +169,21 @@ def _dates(results: Results) -> str:
 
 def fits_table(fits: pd.DataFrame, summary: pd.DataFrame, title: str = "Scaling fits") -> Table:
     """Per kernel × executor: Amdahl's serial fraction, Karp–Flatt at the most workers, USL."""
+    several = several_interpreters(fits)
     rows = []
     for fit in fits.to_dict("records"):
-        points = summary[same_series(summary, fit["file"], fit["kernel"], fit["executor"],
-                                     fit["start_method"]) & ~summary["oversubscribed"]]
+        points = summary[same_series(summary, fit) & ~summary["oversubscribed"]]
         widest = points.sort_values("workers").iloc[-1] if not points.empty else None
         karp_flatt = ("n/a" if widest is None or widest["workers"] < 2
                       else f"{_sigma(widest['karp_flatt'], 0)} at {int(widest['workers'])}")
         usl = fit["usl_note"] or (f"σ {fit['usl_sigma']:.3f}, κ {fit['usl_kappa']:.4f}, "
                                   f"{_peak(fit['usl_peak_workers'])}")
-        rows.append([str(fit["kernel"]), executor_label(str(fit["executor"]), fit["start_method"]),
+        rows.append([str(fit["kernel"]), *([str(fit["interpreter"])] if several else []),
+                     executor_label(str(fit["executor"]), fit["start_method"]),
                      _sigma(fit["amdahl_sigma"], int(fit["left_out"])), karp_flatt, str(usl)])
-    return Table(title, ["kernel", "executor", "Amdahl σ", "Karp–Flatt e", "USL"], rows,
-                 text_columns=2,
+    return Table(title, ["kernel", *(["python"] if several else []), "executor", "Amdahl σ",
+                         "Karp–Flatt e", "USL"], rows,
+                 text_columns=3 if several else 2,
                  notes=["σ: the serial fraction that best explains the speedups (speedup < 1/σ); "
                         "Karp–Flatt e: the serial fraction measured at one worker count; "
                         "USL: contention σ and crosstalk κ (κ > 0: speedup peaks, then falls)"])
@@ -258,3 +268,40 @@ def markdown_escape(text: str) -> str:
     text = visible(" ".join(text.split()))
     text = re.sub(r"([\\`*~\[\]<>|&])", r"\\\1", text)
     return re.sub(r"(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])", r"\\_", text)
+
+
+def gil_table(answers: pd.DataFrame, title: str = "The GIL, three ways round it"
+              ) -> Table | None:
+    """Per kernel and way round the GIL: its best speedup over the GIL build's serial time, at
+    the most workers every interpreter has; None when the file has neither free-threaded
+    threads nor subinterpreters to set beside processes (the GIL verdict says it all then)."""
+    from mpbench.gil import Way
+
+    beyond = {Way.FREE_THREADED_THREADS.value, Way.SUBINTERPRETERS.value}
+    if answers.empty or not answers["way"].isin(beyond).any():
+        return None
+    rows = []
+    for row in answers.to_dict("records"):
+        flags = ("" if row["trusted"] else "?") + (" GIL on" if row["gil_was_on"] else "")
+        low, high = float(row["speedup_low"]), float(row["speedup_high"])
+        interval = f"{low:.2f}–{high:.2f}" if math.isfinite(low) else "n/a"
+        rows.append([str(row["kernel"]), str(row["way"]),
+                     f"{executor_label(str(row['executor']), row['start_method'])} "
+                     f"@{row['interpreter']}", str(row["workers"]),
+                     f"{format_ratio(float(row['speedup']))}{flags}", interval])
+    yardsticks = ", ".join(dict.fromkeys(answers["yardstick"]))
+    notes = [f"speedup over the serial time of {yardsticks}, at the most workers every "
+             "interpreter has; a scenario of another interpreter is carried over by the ratio "
+             "of the two serial times (intervals combined as independent)",
+             "?: a point the speedup table marks (not trusted); GIL on: a free-threaded build "
+             "that ran with the GIL (PYTHON_GIL=1, or an extension that needs it)"]
+    return Table(title, ["kernel", "way", "best", "workers", "speedup", "95 % interval"],
+                 rows, notes, text_columns=3)
+
+
+def serial_cost_sentences(costs: pd.DataFrame) -> list[str]:
+    """`py_square: 3.13t takes 1.07× (1.03–1.11) the serial time of 3.13`."""
+    return [f"{row['kernel']}: {row['free_threaded']} takes "
+            f"{format_ratio(float(row['serial_cost']))} ({row['serial_cost_low']:.2f}–"
+            f"{row['serial_cost_high']:.2f}) the serial time of {row['gil_build']}"
+            for row in costs.to_dict("records")]

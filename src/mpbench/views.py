@@ -103,6 +103,35 @@ def print_run_header(console: Console, results: Results) -> None:
                   f"visit; seed {options.seed}", soft_wrap=True)
 
 
+def print_interpreters(console: Console, results: Results) -> None:
+    """The interpreters the run timed, when they are not just the one that ran mpbench."""
+    interpreters = results.interpreters
+    if len(interpreters) == 1 and interpreters[0].version == results.machine.python_version:
+        return
+    gil = results.options.matrix.gil
+    forced = "" if gil is None else f"; free-threaded builds with PYTHON_GIL={gil}"
+    described = "; ".join(
+        f"{item.tag} ({item.implementation} {item.version}"
+        f"{', free-threaded' if item.free_threaded else ''}, {item.path})"
+        for item in interpreters)
+    console.print(f"interpreters: {printable(described)}{forced}", soft_wrap=True)
+
+
+def print_unsupported(console: Console, results: Results) -> None:
+    """Scenarios an interpreter cannot run, one line per interpreter, executor and reason."""
+    groups: dict[tuple[str, str, str], list[str]] = {}
+    for item in results.unsupported:
+        scenario = item.scenario
+        key = (scenario.interpreter, scenario.executor, item.reason)
+        groups.setdefault(key, [])
+        if scenario.kernel not in groups[key]:
+            groups[key].append(scenario.kernel)
+    for (tag, executor, reason), kernels in groups.items():
+        console.print(f"[yellow]unsupported on {printable(tag)}[/yellow]: "
+                      f"{printable(executor)} for {printable(', '.join(kernels))}: "
+                      f"{printable(reason)}", soft_wrap=True)
+
+
 def print_machine(console: Console, machine: Machine) -> None:
     gil = "GIL enabled" if machine.gil_enabled else "GIL disabled"
     physical = machine.physical_cpus if machine.physical_cpus is not None else "?"
@@ -164,23 +193,40 @@ def _percent(fraction: float) -> str:
     return "∞" if fraction == float("inf") else f"{fraction:.1%}"
 
 
-def print_results(console: Console, results: Results, summary: pd.DataFrame | None) -> None:
-    """A results file's machine, speedup table (from `summary`, None when nothing was measured),
-    wrong results, failures and unfinished scenarios."""
+def print_results(console: Console, results: Results,
+                  analysed: tuple[pd.DataFrame, pd.DataFrame] | None) -> None:
+    """A results file's machine, speedup table (from `analysed`, the frame and its summary;
+    None when nothing was measured), the GIL three ways, wrong results, failures, unsupported
+    and unfinished scenarios."""
+    from mpbench import gil
     from mpbench.analysis import gil_verdicts, scaling_fits
-    from mpbench.tables import fits_table, speedup_table
+    from mpbench.tables import fits_table, gil_table, serial_cost_sentences, speedup_table
 
     console.print(f"[bold]{printable(str(results.path))}[/bold]")
     print_machine(console, results.machine)
+    print_interpreters(console, results)
     if results.rounds:
         console.print(f"machine during the run: {machine_states(results.rounds)}",
                       soft_wrap=True)
-    if summary is not None:
+    summary = None if analysed is None else analysed[1]
+    if analysed is not None and summary is not None:
+        frame = analysed[0]
+        several = summary["interpreter"].nunique() > 1
         render_table(console, speedup_table(summary))
         render_table(console, fits_table(scaling_fits(summary), summary))
         for verdict in gil_verdicts(summary).itertuples():
-            console.print(f"[bold]{printable(str(verdict.kernel))}[/bold]: "
+            under = f" on {verdict.interpreter}" if several else ""
+            console.print(f"[bold]{printable(str(verdict.kernel))}[/bold]{printable(under)}: "
                           f"{printable(str(verdict.verdict))}")
+        answers = gil.answers(frame, summary)
+        table = gil_table(answers)
+        if table is not None:
+            render_table(console, table)
+            for kernel, rows in answers.groupby("kernel", sort=False):
+                console.print(f"[bold]{printable(str(kernel))}[/bold]: "
+                              f"{printable(gil.verdict(rows))}")
+        for sentence in serial_cost_sentences(gil.serial_costs(frame)):
+            console.print(f"free-threaded serial cost, {printable(sentence)}")
         target = results.options.precision
         if target is not None:
             print_precision(console, summary, target)
@@ -192,6 +238,7 @@ def print_results(console: Console, results: Results, summary: pd.DataFrame | No
     for failure in results.failures:
         console.print(f"[red]failed[/red] {printable(failure.scenario.id)}: "
                       f"{printable(failure.reason)}")
+    print_unsupported(console, results)
     overheads = visit_overheads(results)
     if overheads:
         console.print(f"[dim]harness overhead per visit (processes, imports, executor "
