@@ -12,6 +12,15 @@ FAULTY_BENCHMARKS = Path(__file__).resolve().parent / "faulty_benchmarks"
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # for `import synthetic`
 
+from mpbench.interpreters import running  # noqa: E402
+
+TAG = running().tag  # what ends the ids of scenarios run under the interpreter running the tests
+
+
+def ids(*names: str) -> list[str]:
+    """Scenario ids of real runs under this interpreter: `py_square/serial/w1@3.11`."""
+    return [f"{name}@{TAG}" for name in names]
+
 
 @pytest.fixture(autouse=True)
 def _wide_terminal(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 import pyperf
 
+from mpbench.interpreters import Interpreter
 from mpbench.matrix import MatrixOptions
 from mpbench.model import (
     BASELINE_FIRST,
@@ -54,23 +55,34 @@ def amdahl(serial_seconds: float, serial_fraction: float) -> Model:
 
 
 def scenario(kernel: str, executor: str, workers: int, start_method: str | None = "fork",
-             size: int = 1000) -> Scenario:
-    uses_processes = executor not in ("serial", "threads", "thread_pool")
+             size: int = 1000, interpreter: str = "3.11") -> Scenario:
+    uses_processes = executor not in ("serial", "threads", "thread_pool", "interpreter_pool")
     return Scenario(
         kernel=kernel, executor=executor, workers=workers, size=size,
         tasks=1 if executor == "serial" else 4 * workers,
         start_method=start_method if uses_processes else None, blas_threads=1,
         kernel_file=f"/benchmarks/bm_{kernel}.py", kernel_hash=f"hash-{kernel}",
+        interpreter=interpreter,
     )
 
 
-def plan(kernels: Sequence[str], executors: Sequence[str], workers: Sequence[int]
-         ) -> list[Scenario]:
+def interpreter(tag: str = "3.11") -> Interpreter:
+    """A made-up interpreter for the tag: `3.13t` is a free-threaded CPython 3.13."""
+    version = tag.removesuffix("t")
+    return Interpreter(tag=tag, path=f"/opt/python{tag}/bin/python3",
+                       version="3.11.7" if version == "3.11" else f"{version}.15",
+                       implementation="cpython", free_threaded=tag.endswith("t"))
+
+
+def plan(kernels: Sequence[str], executors: Sequence[str], workers: Sequence[int],
+         interpreters: Sequence[str] = ("3.11",)) -> list[Scenario]:
     scenarios = []
     for kernel in kernels:
-        scenarios.append(scenario(kernel, "serial", 1))
-        for executor in executors:
-            scenarios.extend(scenario(kernel, executor, count) for count in workers)
+        for tag in interpreters:
+            scenarios.append(scenario(kernel, "serial", 1, interpreter=tag))
+            for executor in executors:
+                scenarios.extend(scenario(kernel, executor, count, interpreter=tag)
+                                 for count in workers)
     return scenarios
 
 
@@ -90,7 +102,10 @@ def benchmark(item: Scenario, seconds: float, rng: random.Random, *, noise: floa
     for visit in range(processes):
         metadata: dict[str, object] = {
             **item.to_metadata(), "name": item.id, "unit": "second", "loops": 1,
-            "startup_s": startup, "cpus_granted": cpus_granted, "gil_enabled": "yes",
+            "startup_s": startup, "cpus_granted": cpus_granted,
+            "free_threaded": "yes" if item.interpreter.endswith("t") else "no",
+            "gil_enabled": "no" if item.interpreter.endswith("t") else "yes",
+            "workers_gil_enabled": "no" if item.interpreter.endswith("t") else "yes",
             "blas": "none loaded", "result": "12345", "date": date, "round": visit,
         }
         samples = [seconds * rng.lognormvariate(0, noise) for _ in range(values)]
@@ -126,8 +141,10 @@ def results(scenarios: Sequence[Scenario], model: Model, *, seed: int = 1,
     rounds = [RoundRecord(index, f"2026-11-01T12:00:{index:02d}+00:00", len(scenarios),
                           single_core_ms=9.0 + 0.1 * index, effective_cores=1.9)
               for index in range(visits)]
+    tags = dict.fromkeys(item.interpreter for item in scenarios) or {"3.11": None}
     return Results(machine=the_machine, options=options(), benchmarks=benchmarks,
                    plan=list(scenarios), rounds=rounds,
+                   interpreters=[interpreter(tag) for tag in tags],
                    failures=[Failure(item, reason) for item, reason in failures])
 
 

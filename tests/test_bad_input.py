@@ -91,7 +91,7 @@ def test_the_reasons_say_what_is_wrong(capsys: pytest.CaptureFixture[str],
         "not-pyperf.json": "is JSON but not a pyperf results file",
         "pyperf-only.json": "is a pyperf file without mpbench metadata; make it with `mpbench "
                             "run`",
-        "no-axes.json": "is damaged: benchmark 'py_square/serial/w1' has no valid 'workers'",
+        "no-axes.json": "is damaged: benchmark 'py_square/serial/w1@3.11' has no valid 'workers'",
         "folder": "is a folder; give one of the results files in it",
     }
     for name, reason in expected.items():

@@ -8,7 +8,7 @@ import pytest
 
 from mpbench.cli import main
 
-from conftest import BENCHMARKS, assert_snapshot
+from conftest import BENCHMARKS, TAG, assert_snapshot, ids
 
 
 def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -23,20 +23,20 @@ def test_list_prints_the_ids_run_would_time(capsys: pytest.CaptureFixture[str]) 
                              "py_square", "--executors", "threads,pool_map", "--workers", "1,2",
                              "--start-method", "spawn")
     assert (code, err) == (0, "")
-    assert out.splitlines() == [
+    assert out.splitlines() == ids(
         "py_square/serial/w1", "py_square/threads/w1", "py_square/threads/w2",
         "py_square/pool_map/w1/spawn", "py_square/pool_map/w2/spawn",
-    ]
+    )
 
 
 def test_list_with_selection(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run_cli(capsys, "list", "-k", "np_*/pool_map/*", "-k", "serial",
                            "--workers", "2", "--start-method", "fork")
     assert code == 0
-    assert out.splitlines() == [
+    assert out.splitlines() == ids(
         "np_count/serial/w1", "np_count/pool_map/w2/fork", "np_square/serial/w1",
         "np_square/pool_map/w2/fork", "py_count/serial/w1", "py_square/serial/w1",
-    ]
+    )
 
 
 @pytest.mark.parametrize(("argv", "message"), [
@@ -44,7 +44,15 @@ def test_list_with_selection(capsys: pytest.CaptureFixture[str]) -> None:
      "error: unknown kernel nope; choose from: np_count, np_square, py_count, py_square\n"),
     (["list", "--executors", "pool"],
      "error: unknown executor pool; choose from: serial, threads, thread_pool, process_queue, "
-     "process_value, process_manager, pool_map, pool_async, process_pool\n"),
+     "process_value, process_manager, pool_map, pool_async, process_pool, interpreter_pool\n"),
+    (["list", "--python", "/no/such/python"],
+     "error: --python /no/such/python: no such executable; give the path of a python "
+     "interpreter, e.g. --python ~/.local/bin/python3.14t\n"),
+    (["list", "--python", "/bin/true"],
+     "error: --python /bin/true: not a Python interpreter that answers"),
+    (["list", "--gil", "1"], f"error: --gil 1 applies to free-threaded builds, and {TAG} is "
+                             "none; add one with --python"),
+    (["list", "--gil", "2"], "error: argument --gil: invalid choice: 2"),
     (["list", "--workers", "0"],
      "error: --workers '0': each count must be a whole number from 1 to 64 (this machine's "
      "limit), e.g. --workers 1,2,4 or --workers auto\n"),
@@ -101,3 +109,15 @@ def test_show_bad_files(capsys: pytest.CaptureFixture[str], tmp_path: Path, cont
     code, out, err = run_cli(capsys, "show", str(path))
     assert code == 2 and out == ""
     assert err.startswith(f"error: {path} {message}") and err.count("\n") == 1
+
+
+def test_an_interpreter_older_than_supported_is_refused(capsys: pytest.CaptureFixture[str],
+                                                        tmp_path: Path) -> None:
+    """The check reads what the interpreter says of itself; this one says it is 3.8."""
+    fake = tmp_path / "python3.8"
+    fake.write_text("#!/bin/sh\necho '{\"version\": \"3.8.10\", \"version_info\": [3, 8], "
+                    "\"implementation\": \"cpython\", \"free_threaded\": false}'\n")
+    fake.chmod(0o755)
+    code, out, err = run_cli(capsys, "list", "--python", str(fake))
+    assert (code, out) == (2, "")
+    assert err == f"error: --python {fake} is Python 3.8.10; mpbench needs 3.11 or newer\n"

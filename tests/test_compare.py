@@ -147,7 +147,7 @@ def test_different_sample_counts_compare_fairly() -> None:
                                seed=12, noise=NOISE, **QUICK)
     assert compare(base, same).trips == []
     assert [(item.id, item.gates) for item in compare(base, slower).trips] == [
-        ("py_count/serial/w1", ("time",))]
+        ("py_count/serial/w1@3.11", ("time",))]
 
 
 def _scaling_pair(**head_machine: object) -> tuple[Results, Results]:
@@ -164,12 +164,12 @@ def test_worse_scaling_with_serial_unchanged_trips_the_scaling_gate_only() -> No
     assert comparison.exit_code == 1
     [item] = comparison.trips
     assert (item.id, item.gates, item.verdict) == (
-        "py_square/pool_map/w2/fork", ("speedup",), "slower, scales worse")
+        "py_square/pool_map/w2/fork@3.11", ("speedup",), "slower, scales worse")
     assert item.speedup is not None and item.time is not None
     assert round(item.speedup.base, 1) == 1.9 and round(item.speedup.head, 1) == 1.5
     assert item.speedup.low < item.speedup.ratio < item.speedup.high < 1
     assert render_text(comparison).startswith(
-        "FAIL: 1 regression beyond time:10%, speedup:10%: py_square/pool_map/w2/fork scales "
+        "FAIL: 1 regression beyond time:10%, speedup:10%: py_square/pool_map/w2/fork@3.11 scales "
         "worse (1.87× → 1.52×)\n")
     # With the time gate alone, the same slowdown is a time regression.
     assert [item.gates for item in compare(base, head, parse_fail_on("time:10%")).trips] == [
@@ -184,7 +184,7 @@ def test_between_machines_only_the_scaling_gate_applies() -> None:
     assert comparison.differences == ("hostname: golden-2cpu ≠ runner-7",
                                       "cpu_model: Example CPU @ 3.0GHz ≠ Other CPU")
     assert [(item.id, item.gates) for item in comparison.trips] == [
-        ("py_square/pool_map/w2/fork", ("speedup",))]
+        ("py_square/pool_map/w2/fork@3.11", ("speedup",))]
     assert all(item.time is None for item in comparison.scenarios)
     text = render_text(comparison)
     assert "; time gate skipped: different machines\n" in text.splitlines()[0] + "\n"
@@ -206,7 +206,7 @@ def test_between_machines_a_uniformly_slower_machine_passes() -> None:
 
 def test_a_regression_on_a_busy_machine_says_so() -> None:
     base, head = _scaling_pair()
-    synthetic.contended(head, ["py_square/pool_map/w2/fork"])
+    synthetic.contended(head, ["py_square/pool_map/w2/fork@3.11"])
     comparison = compare(base, head)
     [item] = comparison.trips
     assert item.contended == ("HEAD",)
@@ -228,14 +228,16 @@ def test_new_missing_and_not_comparable_scenarios() -> None:
     comparison = compare(base, head)
     verdicts = {item.id: (item.verdict, item.reason) for item in comparison.scenarios}
     # a scenario that HEAD broke trips a gate: a failing kernel must not pass CI
-    assert verdicts["np_count/pool_map/w2/fork"] == ("failed", "failed in HEAD: ValueError: boom")
-    assert [item.id for item in comparison.trips] == ["np_count/pool_map/w2/fork"]
+    assert verdicts["np_count/pool_map/w2/fork@3.11"] == ("failed",
+                                                          "failed in HEAD: ValueError: boom")
+    assert [item.id for item in comparison.trips] == ["np_count/pool_map/w2/fork@3.11"]
     assert comparison.exit_code == 1
-    assert "np_count/pool_map/w2/fork failed in HEAD: ValueError: boom" in render_text(comparison)
-    assert verdicts["py_square/threads/w2"] == ("new", "not measured in BASE")
-    assert verdicts["py_square/pool_map/w2/fork"] == (
+    assert "np_count/pool_map/w2/fork@3.11 failed in HEAD: ValueError: boom" in \
+        render_text(comparison)
+    assert verdicts["py_square/threads/w2@3.11"] == ("new", "not measured in BASE")
+    assert verdicts["py_square/pool_map/w2/fork@3.11"] == (
         "not comparable", "size differs: 1000 in BASE, 2000 in HEAD")
-    assert verdicts["py_square/serial/w1"] == ("same", "")
+    assert verdicts["py_square/serial/w1@3.11"] == ("same", "")
 
 
 def test_markdown_puts_the_verdict_on_top_and_the_worst_first() -> None:
@@ -249,15 +251,15 @@ def test_markdown_puts_the_verdict_on_top_and_the_worst_first() -> None:
     lines = markdown.splitlines()
     assert lines[0] == (
         "### ❌ mpbench: 2 regressions beyond time:10%, speedup:10%: "
-        "np_square/pool_async/w2/fork scales worse (1.91× → 1.24×), "
-        "py_count/serial/w1 1.13× slower")
+        "np_square/pool_async/w2/fork@3.11 scales worse (1.91× → 1.24×), "
+        "py_count/serial/w1@3.11 1.13× slower")
     rows = [line for line in lines if line.startswith("| ")]
     assert rows[0] == ("| gate | scenario | BASE | HEAD | HEAD/BASE \\[95% CI\\] | "
                        "speedup BASE → HEAD | verdict |")
-    assert rows[1].startswith("| ✗ speedup | `np_square/pool_async/w2/fork` |")
-    assert rows[2].startswith("| ✗ time | `py_count/serial/w1` |")
+    assert rows[1].startswith("| ✗ speedup | `np_square/pool_async/w2/fork@3.11` |")
+    assert rows[2].startswith("| ✗ time | `py_count/serial/w1@3.11` |")
     assert "<details><summary>" in markdown and markdown.rstrip().endswith("</details>")
-    assert markdown.count("`py_square/serial/w1`") == 1
+    assert markdown.count("`py_square/serial/w1@3.11`") == 1
 
 
 def test_markdown_shows_file_contents_as_text() -> None:
@@ -279,10 +281,10 @@ def test_json_is_complete_and_strict() -> None:
     assert data["failed"] is True and data["same_machine"] is True
     assert data["gate"] == {"time": 0.1, "speedup": 0.1}
     first = data["scenarios"][0]
-    assert first["id"] == "py_square/pool_map/w2/fork" and first["gates"] == ["speedup"]
+    assert first["id"] == "py_square/pool_map/w2/fork@3.11" and first["gates"] == ["speedup"]
     assert set(first["speedup"]) == {"base", "head", "ratio", "low", "high", "p_value",
                                      "regressed", "improved", "contended"}
-    serial = next(item for item in data["scenarios"] if item["id"] == "py_square/serial/w1")
+    serial = next(item for item in data["scenarios"] if item["id"] == "py_square/serial/w1@3.11")
     assert serial["speedup"] is None and serial["time"]["regressed"] is False
 
 

@@ -7,7 +7,15 @@ import multiprocessing
 
 import pytest
 
-from mpbench.executors import EXECUTORS, Task, split_range, trivial_tasks
+from mpbench.executors import (
+    EXECUTORS,
+    InterpreterPool,
+    Task,
+    UnsupportedError,
+    interpreter_pool_class,
+    split_range,
+    trivial_tasks,
+)
 from mpbench.kernels import combine, discover
 from mpbench.model import describe_exit
 
@@ -33,14 +41,24 @@ def test_process_executors_match_serial(executor_name: str, start_method: str) -
             assert combine(executor.run(tasks)) == expected, kernel_name
 
 
+# interpreter_pool runs under the interpreters that have it: see test_interpreters.
 @pytest.mark.parametrize("executor_name", [name for name, cls in EXECUTORS.items()
-                                           if not cls.uses_processes])
+                                           if not cls.uses_processes
+                                           and cls is not InterpreterPool])
 @pytest.mark.parametrize("workers", [1, 3])
 def test_in_process_executors_match_serial(executor_name: str, workers: int) -> None:
     with EXECUTORS[executor_name](workers) as executor:
         for kernel_name in discover(BENCHMARKS):
             tasks, expected = tasks_for(kernel_name, 7)
             assert combine(executor.run(tasks)) == expected, kernel_name
+
+
+@pytest.mark.skipif(not isinstance(interpreter_pool_class(), str),
+                    reason="this interpreter has subinterpreters")
+def test_interpreter_pool_without_subinterpreters_says_what_it_needs() -> None:
+    with pytest.raises(UnsupportedError, match=r"InterpreterPoolExecutor needs 3\.14 or later, "
+                                               r"or 3\.13 with the interpreters-pep-734 backport"):
+        InterpreterPool(2).open()
 
 
 def test_kernels_agree_where_they_compute_the_same_thing() -> None:

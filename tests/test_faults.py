@@ -11,7 +11,7 @@ import pytest
 
 from mpbench.storage import read
 
-from conftest import FAULTY_BENCHMARKS
+from conftest import FAULTY_BENCHMARKS, TAG
 from test_cli import run_cli
 
 ALL_EXECUTORS = ("threads,thread_pool,process_queue,process_value,process_manager,pool_map,"
@@ -130,6 +130,7 @@ def test_an_executor_that_computes_another_result_is_flagged(
                            "-o", str(output))
     assert code == 1
     # 4 tasks over [0, 100): each pool worker adds one per task
-    assert "wrong result impure/pool_map/w1/fork: computed 104, unlike the serial run" in out
+    assert f"wrong result impure/pool_map/w1/fork@{TAG}: computed 104, unlike the serial run" \
+        in out
     assert "wrong result impure/threads" not in out
     assert "0 of 3 scenarios failed, 1 computed a wrong result" in out

@@ -26,7 +26,7 @@ POINTS = 30
 NOISE = 0.03  # of one point: the median of 5 values with 5 % noise has about 2.8 %
 SERIES = 200
 PLAN = synthetic.plan(["py_square"], ["threads", "pool_map"], [1, 2])
-SLOWED = "py_square/pool_map/w2/fork"
+SLOWED = "py_square/pool_map/w2/fork@3.11"
 
 
 def _noise(rng: np.random.Generator) -> np.ndarray:

@@ -16,6 +16,8 @@ from mpbench.model import KernelSpec
 
 from conftest import BENCHMARKS
 
+TAGS = ["3.11"]
+
 
 @pytest.fixture(scope="module")
 def kernels() -> dict[str, KernelSpec]:
@@ -28,15 +30,16 @@ def test_builtin_kernels_are_discovered_in_file_order(kernels: dict[str, KernelS
 
 
 def test_default_matrix_on_two_cpus(kernels: dict[str, KernelSpec]) -> None:
-    scenarios = expand(kernels, MatrixOptions(start_methods=["fork"]), usable_cpus=2)
-    assert len(scenarios) == 4 * (1 + 8 * 2)
+    scenarios = expand(kernels, MatrixOptions(start_methods=["fork"]), usable_cpus=2,
+                       interpreters=TAGS)
+    assert len(scenarios) == 4 * (1 + 9 * 2)
     assert [s.id for s in scenarios[:6]] == [
-        "np_count/serial/w1",
-        "np_count/threads/w1",
-        "np_count/threads/w2",
-        "np_count/thread_pool/w1",
-        "np_count/thread_pool/w2",
-        "np_count/process_queue/w1/fork",
+        "np_count/serial/w1@3.11",
+        "np_count/threads/w1@3.11",
+        "np_count/threads/w2@3.11",
+        "np_count/thread_pool/w1@3.11",
+        "np_count/thread_pool/w2@3.11",
+        "np_count/process_queue/w1/fork@3.11",
     ]
     assert len({s.id for s in scenarios}) == len(scenarios)
 
@@ -44,44 +47,47 @@ def test_default_matrix_on_two_cpus(kernels: dict[str, KernelSpec]) -> None:
 def test_ids_are_stable_and_name_every_changing_axis(kernels: dict[str, KernelSpec]) -> None:
     options = MatrixOptions(kernels=["py_square"], executors=["pool_map", "threads"],
                             workers=[1, 4], start_methods=["spawn", "fork"])
-    ids = [s.id for s in expand(kernels, options, usable_cpus=2)]
+    ids = [s.id for s in expand(kernels, options, usable_cpus=2, interpreters=TAGS)]
     assert ids == [
-        "py_square/serial/w1",
-        "py_square/pool_map/w1/spawn",
-        "py_square/pool_map/w4/spawn",
-        "py_square/pool_map/w1/fork",
-        "py_square/pool_map/w4/fork",
-        "py_square/threads/w1",
-        "py_square/threads/w4",
+        "py_square/serial/w1@3.11",
+        "py_square/pool_map/w1/spawn@3.11",
+        "py_square/pool_map/w4/spawn@3.11",
+        "py_square/pool_map/w1/fork@3.11",
+        "py_square/pool_map/w4/fork@3.11",
+        "py_square/threads/w1@3.11",
+        "py_square/threads/w4@3.11",
     ]
     # the same options on a bigger machine give the same ids
-    assert ids == [s.id for s in expand(kernels, options, usable_cpus=64)]
+    assert ids == [s.id for s in expand(kernels, options, usable_cpus=64, interpreters=TAGS)]
 
 
 def test_serial_is_one_call_and_others_get_tasks_per_worker(kernels: dict[str, KernelSpec]) -> None:
     options = MatrixOptions(kernels=["py_count"], executors=["pool_async"], workers=[3],
                             tasks_per_worker=5, start_methods=["fork"])
-    serial, pool = expand(kernels, options, usable_cpus=4)
+    serial, pool = expand(kernels, options, usable_cpus=4, interpreters=TAGS)
     assert (serial.workers, serial.tasks, serial.start_method) == (1, 1, None)
     assert (pool.workers, pool.tasks, pool.start_method) == (3, 15, "fork")
     assert serial.size == pool.size == kernels["py_count"].size
 
 
 def test_smoke_profile_shrinks_sizes_unless_a_size_is_given(kernels: dict[str, KernelSpec]) -> None:
-    smoke = expand(kernels, MatrixOptions(kernels=["py_square"], profile="smoke"), 2)
+    smoke = expand(kernels, MatrixOptions(kernels=["py_square"], profile="smoke"), 2, TAGS)
     assert smoke[0].size == round(kernels["py_square"].size * 0.1)
-    sized = expand(kernels, MatrixOptions(kernels=["py_square"], profile="smoke", size=77), 2)
+    sized = expand(kernels, MatrixOptions(kernels=["py_square"], profile="smoke", size=77), 2,
+                   TAGS)
     assert {s.size for s in sized} == {77}
 
 
 @pytest.mark.parametrize(("patterns", "scenario_id", "expected"), [
-    ((), "py_square/threads/w2", True),
-    (("threads",), "py_square/threads/w2", True),
-    (("threads",), "py_square/thread_pool/w2", False),
-    (("*/w2",), "py_square/thread_pool/w2", True),
-    (("*/w2",), "py_square/pool_map/w2/fork", False),
-    (("py_*/pool_?ap/*",), "py_square/pool_map/w2/fork", True),
-    (("nothing", "w1"), "py_count/serial/w1", True),
+    ((), "py_square/threads/w2@3.11", True),
+    (("threads",), "py_square/threads/w2@3.11", True),
+    (("threads",), "py_square/thread_pool/w2@3.11", False),
+    (("*/w2",), "py_square/thread_pool/w2@3.11", True),
+    (("*/w2",), "py_square/pool_map/w2/fork@3.11", False),
+    (("py_*/pool_?ap/*",), "py_square/pool_map/w2/fork@3.11", True),
+    (("nothing", "w1"), "py_count/serial/w1@3.11", True),
+    (("*@3.13t",), "py_square/threads/w2@3.13t", True),
+    (("*@3.13t",), "py_square/threads/w2@3.13", False),
 ])
 def test_selection_is_substring_or_glob_and_patterns_add_up(
         patterns: tuple[str, ...], scenario_id: str, expected: bool) -> None:
@@ -91,13 +97,21 @@ def test_selection_is_substring_or_glob_and_patterns_add_up(
 def test_selection_keeps_the_serial_baseline_of_every_kernel_it_picks(
         kernels: dict[str, KernelSpec]) -> None:
     options = MatrixOptions(select=("py_count/pool_map/w2",), start_methods=["fork"])
-    assert [s.id for s in expand(kernels, options, 2)] == ["py_count/serial/w1",
-                                                           "py_count/pool_map/w2/fork"]
+    assert [s.id for s in expand(kernels, options, 2, TAGS)] == [
+        "py_count/serial/w1@3.11", "py_count/pool_map/w2/fork@3.11"]
+    # Under two interpreters each keeps its own baseline; a pattern may name one of them.
+    both = expand(kernels, options, 2, ["3.13t", "3.13"])
+    assert [s.id for s in both] == [
+        "py_count/serial/w1@3.13t", "py_count/pool_map/w2/fork@3.13t",
+        "py_count/serial/w1@3.13", "py_count/pool_map/w2/fork@3.13"]
+    only = MatrixOptions(select=("py_count/pool_map/w2*@3.13t",), start_methods=["fork"])
+    assert [s.id for s in expand(kernels, only, 2, ["3.13t", "3.13"])] == [
+        "py_count/serial/w1@3.13t", "py_count/pool_map/w2/fork@3.13t"]
 
 
 def test_selection_that_matches_nothing_is_an_error(kernels: dict[str, KernelSpec]) -> None:
     with pytest.raises(UsageError, match="no scenario matches -k nope; `mpbench list`"):
-        expand(kernels, MatrixOptions(select=("nope",)), 2)
+        expand(kernels, MatrixOptions(select=("nope",)), 2, TAGS)
 
 
 @pytest.mark.parametrize(("usable", "expected"), [

@@ -28,10 +28,10 @@ def test_json_has_one_record_per_scenario_with_every_field(
     for record in records:
         assert tuple(record) == FIELDS
     by_id = {r["scenario"]: r for r in records}
-    serial = by_id["py_square/serial/w1"]
+    serial = by_id["py_square/serial/w1@3.11"]
     assert (serial["speedup"], serial["speedup_low"], serial["speedup_high"]) == (1.0, 1.0, 1.0)
     assert serial["start_method"] is None and serial["flags"] == []
-    pool = by_id["py_square/pool_map/w2/fork"]
+    pool = by_id["py_square/pool_map/w2/fork@3.11"]
     assert pool["median_low"] < pool["median_s"] < pool["median_high"]
     assert pool["speedup_low"] < pool["speedup"] < pool["speedup_high"]
     assert math.isclose(pool["efficiency"], pool["speedup"] / 2)

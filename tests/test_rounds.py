@@ -107,7 +107,7 @@ def test_precise_enough_after_the_first_rounds_means_no_more(
 
 def test_an_imprecise_scenario_gets_rounds_of_its_own_until_the_budget(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    noisy = "py_square/pool_map/w2/fork"
+    noisy = "py_square/pool_map/w2/fork@3.11"
     fake = FakeVisits({noisy: 0.5}, seconds=1.0)
     results, recorder = _run(tmp_path, monkeypatch, fake, precision=0.05, budget=0.5)
     # a visit of 1 s never fits a budget of 0.5 s: the first rounds only, and the miss is told
@@ -125,15 +125,15 @@ def test_an_imprecise_scenario_gets_rounds_of_its_own_until_the_budget(
 
 def test_a_scenario_that_becomes_precise_stops_being_visited(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    fake = FakeVisits({"py_square/pool_map/w2/fork": 0.04}, seconds=0.0)
+    fake = FakeVisits({"py_square/pool_map/w2/fork@3.11": 0.04}, seconds=0.0)
     results, _ = _run(tmp_path, monkeypatch, fake, precision=0.05, budget=60)
     assert precision_misses(results, 0.05) == {}
-    assert results.visit_counts()["py_square/pool_map/w2/fork"] > 2
-    assert results.visit_counts()["py_square/threads/w2"] == 2
+    assert results.visit_counts()["py_square/pool_map/w2/fork@3.11"] > 2
+    assert results.visit_counts()["py_square/threads/w2@3.11"] == 2
 
 
 def test_no_target_means_the_profiles_rounds_only(tmp_path: Path,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
-    fake = FakeVisits({"py_square/pool_map/w2/fork": 0.5}, seconds=0.0)
+    fake = FakeVisits({"py_square/pool_map/w2/fork@3.11": 0.5}, seconds=0.0)
     _, recorder = _run(tmp_path, monkeypatch, fake, precision=None, budget=60)
     assert len(recorder.rounds) == 2 and len(fake.visits) == 6

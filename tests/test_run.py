@@ -14,7 +14,7 @@ import mpbench
 from mpbench.errors import UsageError
 from mpbench.storage import read
 
-from conftest import FAULTY_BENCHMARKS
+from conftest import FAULTY_BENCHMARKS, TAG, ids
 from test_cli import run_cli
 
 
@@ -25,16 +25,16 @@ def test_smoke_run_writes_a_file_pyperf_reads(capsys: pytest.CaptureFixture[str]
                              "--executors", "threads,pool_map,process_value", "--workers", "2",
                              "--start-method", "fork", "-o", str(output))
     assert code == 0, err
-    ids = ["py_square/serial/w1", "py_square/threads/w2", "py_square/process_value/w2/fork",
-           "py_square/pool_map/w2/fork"]
+    expected = ids("py_square/serial/w1", "py_square/threads/w2",
+                   "py_square/process_value/w2/fork", "py_square/pool_map/w2/fork")
     suite = pyperf.BenchmarkSuite.load(str(output))
-    assert sorted(suite.get_benchmark_names()) == sorted(ids)
+    assert sorted(suite.get_benchmark_names()) == sorted(expected)
     assert "round 1 (4 visits): single core " in out and " effective cores" in out
     assert "Median time and speedup over serial" in out
     assert out.rstrip().endswith(f"results saved to {output}")
     stats = subprocess.run([sys.executable, "-m", "pyperf", "stats", str(output)],
                            capture_output=True, text=True, check=True)
-    assert "py_square/pool_map/w2/fork" in stats.stdout
+    assert f"py_square/pool_map/w2/fork@{TAG}" in stats.stdout
 
     frame = mpbench.load(output)
     assert frame.groupby("scenario")["result"].nunique().max() == 1
@@ -53,13 +53,13 @@ def test_a_failing_kernel_is_recorded_and_the_run_goes_on(capsys: pytest.Capture
                            "-o", str(output))
     assert code == 1
     results = read(output)
-    assert sorted(b.get_name() for b in results.benchmarks) == ["fine/pool_map/w1/fork",
-                                                                 "fine/serial/w1"]
+    assert sorted(b.get_name() for b in results.benchmarks) == ids("fine/pool_map/w1/fork",
+                                                                   "fine/serial/w1")
     reasons = {f.scenario.id: f.reason for f in results.failures}
     # smoke runs a tenth of the size: [0, 100), in 4 tasks of 25 for the pool
-    assert reasons == {"raises/serial/w1": "ValueError: bad range 0-100",
-                       "raises/pool_map/w1/fork": "ValueError: bad range 0-25"}
-    assert "✗ raises/serial/w1: ValueError: bad range 0-100" in out
+    assert reasons == {f"raises/serial/w1@{TAG}": "ValueError: bad range 0-100",
+                       f"raises/pool_map/w1/fork@{TAG}": "ValueError: bad range 0-25"}
+    assert f"✗ raises/serial/w1@{TAG}: ValueError: bad range 0-100" in out
     assert "2 of 4 scenarios failed" in out
 
 
@@ -72,7 +72,8 @@ def test_mpbench_run_from_python(tmp_path: Path) -> None:
     results = mpbench.run(options)
     assert results.path == tmp_path / "api.json"
     assert results.options.seed == 11 and results.options.precision is None
-    assert results.visit_counts() == {"py_square/serial/w1": 1, "py_square/pool_map/w2/fork": 1}
+    assert results.visit_counts() == dict.fromkeys(
+        ids("py_square/serial/w1", "py_square/pool_map/w2/fork"), 1)
     assert len(results.rounds) == 1 and results.rounds[0].visits == 2
     assert read(results.path).options == results.options
     frame = mpbench.load(results.path)

@@ -27,8 +27,8 @@ def test_round_trip_keeps_axes_machine_plan_and_failures(tmp_path: Path) -> None
     assert loaded.plan == original.plan
     assert loaded.failures == original.failures
     assert loaded.options == original.options
-    assert [b.get_name() for b in loaded.benchmarks] == ["py_square/serial/w1",
-                                                          "py_square/pool_map/w1/fork"]
+    assert [b.get_name() for b in loaded.benchmarks] == ["py_square/serial/w1@3.11",
+                                                          "py_square/pool_map/w1/fork@3.11"]
     metadata = loaded.benchmarks[1].get_metadata()
     assert {k: metadata[k] for k in ("kernel", "executor", "workers", "size", "tasks",
                                      "start_method", "blas_threads")} == {
@@ -40,7 +40,8 @@ def test_round_trip_keeps_axes_machine_plan_and_failures(tmp_path: Path) -> None
 def test_pyperf_reads_the_file_and_sees_machine_facts_as_suite_metadata(tmp_path: Path) -> None:
     path = save(small_results(), tmp_path / "run.json", replace=False)
     suite = pyperf.BenchmarkSuite.load(str(path))
-    assert suite.get_benchmark_names() == ["py_square/serial/w1", "py_square/pool_map/w1/fork"]
+    assert suite.get_benchmark_names() == ["py_square/serial/w1@3.11",
+                                           "py_square/pool_map/w1/fork@3.11"]
     assert suite.get_metadata()["machine_usable_cpus"] == 2
     assert suite.get_metadata()["machine_name"] == "golden-2cpu"
 
@@ -74,8 +75,8 @@ def test_a_run_where_everything_failed_still_records_why(tmp_path: Path) -> None
     results.benchmarks.clear()
     loaded = read(save(results, tmp_path / "run.json", replace=False))
     assert loaded.benchmarks == [] and len(loaded.failures) == 1
-    assert [s.id for s in loaded.missing()] == ["py_square/serial/w1",
-                                                "py_square/pool_map/w1/fork"]
+    assert [s.id for s in loaded.missing()] == ["py_square/serial/w1@3.11",
+                                                "py_square/pool_map/w1/fork@3.11"]
 
 
 BAD_FILES = {
@@ -86,10 +87,10 @@ BAD_FILES = {
     "binary.json": (b"\xff\xfe\x00garbage", "is not a text JSON file"),
     "future.json": ('{"version": "1.0", "benchmarks": [], "mpbench": {"format": 99}}',
                     "has mpbench format 99"),
-    "bad-machine.json": ('{"version": "1.0", "benchmarks": [], "mpbench": {"format": 2, '
+    "bad-machine.json": ('{"version": "1.0", "benchmarks": [], "mpbench": {"format": 3, '
                          '"machine": {"name": 3}}}', "damaged"),
-    "old-format.json": ('{"version": "1.0", "benchmarks": [], "mpbench": {"format": 1}}',
-                        "has mpbench format 1; this mpbench reads format 2"),
+    "old-format.json": ('{"version": "1.0", "benchmarks": [], "mpbench": {"format": 2}}',
+                        "has mpbench format 2; this mpbench reads format 3"),
 }
 
 
@@ -124,7 +125,8 @@ def test_rounds_and_visits_round_trip(tmp_path: Path) -> None:
                        RoundRecord(1, "2026-12-01T10:00:05+00:00", 3, None, None)]
     loaded = read(save(original, tmp_path / "run.json", replace=False))
     assert loaded.rounds == original.rounds
-    assert loaded.visit_counts() == {"py_square/serial/w1": 2, "py_square/pool_map/w1/fork": 2}
+    assert loaded.visit_counts() == {"py_square/serial/w1@3.11": 2,
+                                     "py_square/pool_map/w1/fork@3.11": 2}
 
 
 @pytest.mark.parametrize("name", sorted(BAD_FILES))

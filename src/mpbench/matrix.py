@@ -108,12 +108,14 @@ def parse_names(text: str, valid: Iterable[str], what: str) -> list[str]:
 
 
 def is_selected(scenario_id: str, patterns: Sequence[str]) -> bool:
-    """True when any pattern matches: a glob if it has `*?[`, else a substring."""
+    """True when any pattern matches: a glob if it has `*?[` (matching the whole id, or the id
+    without its `@interpreter`), else a substring."""
     if not patterns:
         return True
+    bare = scenario_id.partition("@")[0]
     return any(
-        fnmatch.fnmatchcase(scenario_id, pattern) if any(c in pattern for c in "*?[")
-        else pattern in scenario_id
+        fnmatch.fnmatchcase(scenario_id, pattern) or fnmatch.fnmatchcase(bare, pattern)
+        if any(c in pattern for c in "*?[") else pattern in scenario_id
         for pattern in patterns
     )
 

@@ -241,7 +241,7 @@ def side_by_side_table(summary: pd.DataFrame, labels: Mapping[str, str]) -> Tabl
                         "runs of the kernel per second per worker (throughput per core)"])
 
 
-_IDENTIFIER = re.compile(r"[\w./-]+")  # safe as inline code: no backtick, pipe or space
+_IDENTIFIER = re.compile(r"[\w./@-]+")  # safe as inline code: no backtick, pipe or space
 
 
 def markdown_table(table: Table, right: Collection[str] = (), code: Collection[str] = ()
