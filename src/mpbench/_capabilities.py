@@ -63,7 +63,7 @@ def _in_subinterpreters(pool_class: Any, loaded: dict[str, Any]) -> dict[str, st
                       initargs=(tuple(sys.path),))
     for key, spec in loaded.items():
         try:
-            pool.submit(_tasks.call, spec.func, 0, 0).result(
+            pool.submit(_tasks.call, spec.func.__module__, spec.name, 0, 0).result(
                 timeout=SUBINTERPRETER_TIMEOUT_SECONDS)
             answers[key] = None
         except FutureTimeout:

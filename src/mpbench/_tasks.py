@@ -17,8 +17,14 @@ def extend_path(paths: Sequence[str]) -> None:
     sys.path[:0] = [path for path in paths if path not in sys.path]
 
 
-def call(func: Callable[[int, int], int], start: int, stop: int) -> int:
-    """One task in a subinterpreter (see `executors.Task`)."""
+def call(module: str, name: str, start: int, stop: int) -> int:
+    """One task in a subinterpreter (see `executors.Task`). The kernel goes by name, not
+    pickled: a module that cannot load there (NumPy's) then raises here, where the pool
+    reports it, instead of while the pool unpickles the call, where the backport waits
+    forever."""
+    import importlib
+
+    func: Callable[[int, int], int] = getattr(importlib.import_module(module), name)
     return func(start, stop) if start < stop else 0
 
 

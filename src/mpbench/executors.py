@@ -387,7 +387,8 @@ class InterpreterPool(Executor):
 
     def run(self, tasks: Sequence[Task]) -> list[int]:
         # Not Task itself: its module imports more than a subinterpreter may load.
-        results = list(self._pool.map(_tasks.call, [task.func for task in tasks],
+        results = list(self._pool.map(_tasks.call, [task.func.__module__ for task in tasks],
+                                      [task.func.__name__ for task in tasks],
                                       [task.start for task in tasks],
                                       [task.stop for task in tasks]))
         for task, result in zip(tasks, results, strict=True):

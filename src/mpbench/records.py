@@ -35,6 +35,7 @@ def records(summary: pd.DataFrame, targets: dict[str, float | None]) -> list[dic
     for _, point in summary.iterrows():
         row: dict[str, Any] = {
             "file": str(point["file"]), "machine": str(point["machine"]),
+            "python": str(point["python"]), "interpreter": str(point["interpreter"]),
             "scenario": str(point["scenario"]), "kernel": str(point["kernel"]),
             "executor": str(point["executor"]), "workers": int(point["workers"]),
             "start_method": None if pd.isna(point["start_method"]) else str(point["start_method"]),
