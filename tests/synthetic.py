@@ -120,17 +120,23 @@ def benchmark(item: Scenario, seconds: float, rng: random.Random, *, noise: floa
 
 def results(scenarios: Sequence[Scenario], model: Model, *, seed: int = 1,
             the_machine: Machine | None = None, failures: Sequence[tuple[Scenario, str]] = (),
+            by_interpreter: Mapping[str, Model] | None = None,
             **benchmark_options: object) -> Results:
+    """Results of `scenarios` timed as `model` says (or, for an interpreter's scenarios, as
+    `by_interpreter[tag]` says), with seeded noise."""
     from mpbench.model import Failure
 
     rng = random.Random(seed)
     the_machine = the_machine or machine()
     failed = {item.id for item, _ in failures}
     benchmark_options.setdefault("cpus_granted", the_machine.usable_cpus)
+    def model_of(item: Scenario) -> Model:
+        return (by_interpreter or {}).get(item.interpreter, model)
+
     benchmarks = [
-        benchmark(item, model(item.kernel, item.executor, item.workers), rng,
+        benchmark(item, model_of(item)(item.kernel, item.executor, item.workers), rng,
                   baseline_seconds=None if item.executor == "serial"
-                  else model(item.kernel, "serial", 1),
+                  else model_of(item)(item.kernel, "serial", 1),
                   **benchmark_options)  # type: ignore[arg-type]
         for item in scenarios if item.id not in failed
     ]

@@ -395,3 +395,16 @@ def test_runs_that_saw_different_machine_states_say_so() -> None:
     assert notes == ["⚠ BASE and HEAD saw different machines in all but name (effective cores "
                      "1.90 in BASE, 1.40 in HEAD): speedups and times can differ for that "
                      "reason alone"]
+
+
+def test_runs_under_two_interpreters_line_up_like_two_machines() -> None:
+    plan_311 = synthetic.plan(["py_square"], ["pool_map"], [1, 2])
+    plan_313 = synthetic.plan(["py_square"], ["pool_map"], [1, 2], interpreters=("3.13",))
+    base = synthetic.results(plan_311, MODEL, seed=31, **QUICK)
+    head = synthetic.results(plan_313, MODEL, seed=32, **QUICK)
+    comparison = compare(base, head)
+    assert {item.id for item in comparison.scenarios} == {
+        "py_square/serial/w1", "py_square/pool_map/w1/fork", "py_square/pool_map/w2/fork"}
+    assert comparison.notes[0] == ("BASE ran under 3.11 and HEAD under 3.13: scenarios are lined "
+                                   "up across the two interpreters")
+    assert comparison.exit_code == 0

@@ -4,10 +4,12 @@ Per kernel, at the largest worker count every interpreter of the file has, four 
 one common yardstick, the serial time of the GIL build (the one of the free-threaded build's
 version, when the run has both):
 
-- GIL threads: threads on the GIL build, which a kernel that holds the GIL keeps at 1×;
+- GIL threads: threads on that GIL build, which a kernel that holds the GIL keeps at 1×;
 - free-threaded threads: threads on a free-threaded build;
 - subinterpreters: `interpreter_pool`, one GIL per interpreter;
-- processes: the best process executor.
+- processes: the best process executor;
+
+each (but GIL threads) the best over the interpreters of the file.
 
 Each scenario's own speedup is paired (over its own interpreter's serial calls, timed back to
 back with it); a scenario of another interpreter is carried over to the yardstick by the ratio
@@ -93,7 +95,10 @@ def answers(frame: pd.DataFrame, summary: pd.DataFrame) -> pd.DataFrame:
         carry = {tag: _serial_ratio(of_kernel, yardstick, tag) for tag in builds}
         at = points[(points["workers"] == workers) & points["speedup"].notna()]
         for way in Way:
-            chosen = at[[_way(row, builds) is way for row in at.itertuples()]]
+            # GIL threads are the yardstick's own; the other ways take the best interpreter.
+            chosen = at[[_way(row, builds) is way and (
+                way is not Way.GIL_THREADS or row.interpreter == yardstick)
+                for row in at.itertuples()]]
             best = _best(chosen, carry)
             if best is None:
                 continue

@@ -56,13 +56,15 @@ class Curve:
 
 
 def _curves(summary: pd.DataFrame) -> list[Curve]:
-    """A curve for each executor and start method, serial left out."""
+    """A curve for each interpreter, executor and start method, serial left out; interpreters
+    are named when there are several, so their curves overlay like machines'."""
     parallel = summary[summary["executor"] != SERIAL]
+    several = parallel["interpreter"].nunique() > 1
     return [
-        Curve(executor_label(str(executor), start_method), executor in THREAD_EXECUTORS,
-              group.sort_values("workers"))
-        for (executor, start_method), group in parallel.groupby(
-            ["executor", "start_method"], dropna=False, sort=False)
+        Curve(executor_label(str(executor), start_method) + (f" @{tag}" if several else ""),
+              executor in THREAD_EXECUTORS, group.sort_values("workers"))
+        for (tag, executor, start_method), group in parallel.groupby(
+            ["interpreter", "executor", "start_method"], dropna=False, sort=False)
     ]
 
 

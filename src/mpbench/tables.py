@@ -119,6 +119,14 @@ def file_labels(all_results: Sequence[Results]) -> dict[str, str]:
             for results, name in zip(all_results, names, strict=True)}
 
 
+def _interpreters(results: Results) -> str:
+    gil = results.options.matrix.gil
+    forced = "" if gil is None else f"; PYTHON_GIL={gil} for free-threaded builds"
+    return ", ".join(f"{item.tag} ({item.implementation} {item.version}"
+                     f"{', free-threaded' if item.free_threaded else ''})"
+                     for item in results.interpreters) + forced
+
+
 def machines_table(all_results: Sequence[Results]) -> Table:
     """Machines side by side: one column per results file, one row per fact."""
     labels = file_labels(all_results)
@@ -129,6 +137,7 @@ def machines_table(all_results: Sequence[Results]) -> Table:
         ("Python", lambda r: f"{r.machine.python_implementation} {r.machine.python_version} "
                              f"({r.machine.python_build} build)"),
         ("GIL", lambda r: "enabled" if r.machine.gil_enabled else "disabled"),
+        ("interpreters timed", _interpreters),
         ("BLAS (default threads)", lambda r: r.machine.blas),
         ("platform", lambda r: r.machine.platform),
         ("measured", lambda r: _dates(r)),
@@ -305,3 +314,16 @@ def serial_cost_sentences(costs: pd.DataFrame) -> list[str]:
             f"{format_ratio(float(row['serial_cost']))} ({row['serial_cost_low']:.2f}–"
             f"{row['serial_cost_high']:.2f}) the serial time of {row['gil_build']}"
             for row in costs.to_dict("records")]
+
+
+def unsupported_lines(results: Results) -> list[str]:
+    """`unsupported on 3.13: interpreter_pool for np_count: …`, one per interpreter, executor
+    and reason."""
+    groups: dict[tuple[str, str, str], list[str]] = {}
+    for item in results.unsupported:
+        scenario = item.scenario
+        kernels = groups.setdefault((scenario.interpreter, scenario.executor, item.reason), [])
+        if scenario.kernel not in kernels:
+            kernels.append(scenario.kernel)
+    return [f"unsupported on {tag}: {executor} for {', '.join(kernels)}: {reason}"
+            for (tag, executor, reason), kernels in groups.items()]

@@ -119,17 +119,11 @@ def print_interpreters(console: Console, results: Results) -> None:
 
 def print_unsupported(console: Console, results: Results) -> None:
     """Scenarios an interpreter cannot run, one line per interpreter, executor and reason."""
-    groups: dict[tuple[str, str, str], list[str]] = {}
-    for item in results.unsupported:
-        scenario = item.scenario
-        key = (scenario.interpreter, scenario.executor, item.reason)
-        groups.setdefault(key, [])
-        if scenario.kernel not in groups[key]:
-            groups[key].append(scenario.kernel)
-    for (tag, executor, reason), kernels in groups.items():
-        console.print(f"[yellow]unsupported on {printable(tag)}[/yellow]: "
-                      f"{printable(executor)} for {printable(', '.join(kernels))}: "
-                      f"{printable(reason)}", soft_wrap=True)
+    from mpbench.tables import unsupported_lines
+
+    for line in unsupported_lines(results):
+        label, _, rest = line.partition(": ")
+        console.print(f"[yellow]{printable(label)}[/yellow]: {printable(rest)}", soft_wrap=True)
 
 
 def print_machine(console: Console, machine: Machine) -> None:

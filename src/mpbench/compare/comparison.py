@@ -6,6 +6,7 @@ its time got worse because it scales worse, and each cause is listed once.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import statistics
 from collections.abc import Mapping, Sequence
@@ -148,6 +149,7 @@ def compare(base: Results, head: Results, gate: Gate | None = None) -> Compariso
 
 def compare_measurements(base: Measurements, head: Measurements, gate: Gate) -> Comparison:
     """Line scenarios up by id, test every time and speedup, and apply the gates."""
+    base, head, interpreters_note = across_interpreters(base, head)
     base_stats, head_stats = scenario_stats(base.frame), scenario_stats(head.frame)
     common = [sid for sid in base_stats if sid in head_stats]
     if not common:
@@ -181,9 +183,28 @@ def compare_measurements(base: Measurements, head: Measurements, gate: Gate) -> 
         base=base.label, head=head.label, base_machine=base.machine, head_machine=head.machine,
         gate=gate, differences=differences, scenarios=tuple(sorted(items, key=_rank)),
         tests=len(changes),
-        notes=tuple(_notes(base_stats, head_stats, changes)) + state_notes(base.rounds,
-                                                                          head.rounds),
+        notes=interpreters_note + tuple(_notes(base_stats, head_stats, changes))
+        + state_notes(base.rounds, head.rounds),
     )
+
+
+def across_interpreters(base: Measurements, head: Measurements
+                        ) -> tuple[Measurements, Measurements, tuple[str, ...]]:
+    """Two runs each under one interpreter, and not the same one (3.11 before, 3.13 after):
+    their scenarios line up by id without the `@interpreter`, the way runs of two machines
+    do, and a note says so. Anything else is left as it is."""
+    tags = [list(dict.fromkeys(side.frame["interpreter"])) for side in (base, head)]
+    if any(len(side) != 1 for side in tags) or tags[0] == tags[1]:
+        return base, head, ()
+
+    def bare(side: Measurements) -> Measurements:
+        frame = side.frame.assign(scenario=side.frame["scenario"].str.rsplit("@", n=1).str[0])
+        failures = {sid.rsplit("@", 1)[0]: reason for sid, reason in side.failures.items()}
+        return dataclasses.replace(side, frame=frame, failures=failures)
+
+    note = (f"BASE ran under {tags[0][0]} and HEAD under {tags[1][0]}: scenarios are lined up "
+            "across the two interpreters")
+    return bare(base), bare(head), (note,)
 
 
 def machine_differences(base: Machine, head: Machine) -> tuple[str, ...]:

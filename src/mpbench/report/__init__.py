@@ -13,7 +13,7 @@ from pathlib import Path
 
 from matplotlib.figure import Figure
 
-from mpbench import __version__
+from mpbench import __version__, gil
 from mpbench.analysis import gil_verdicts, scaling_fits, summarize
 from mpbench.errors import UsageError
 from mpbench.frame import to_frame
@@ -25,9 +25,12 @@ from mpbench.tables import (
     failures_table,
     file_labels,
     fits_table,
+    gil_table,
     machines_table,
+    serial_cost_sentences,
     side_by_side_table,
     speedup_table,
+    unsupported_lines,
 )
 
 
@@ -46,6 +49,8 @@ class MachineSection:
     speedups: Table
     fits: Table
     verdicts: list[str]
+    gil_ways: Table | None  # the three ways round the GIL, when the file has more than one
+    unsupported: list[str]  # scenarios its interpreters cannot run, and why
     plots: list[Plot]
 
 
@@ -65,7 +70,8 @@ def build(all_results: Sequence[Results], generated: str | None = None) -> Repor
     """The report of results files; `generated` overrides the time stamp (for snapshots)."""
     labels = file_labels(all_results)
     measured = [results for results in all_results if results.benchmarks]
-    summary = summarize(to_frame(measured))
+    frame = to_frame(measured)
+    summary = summarize(frame)
     fits = scaling_fits(summary)
     verdicts = gil_verdicts(summary)
     sections = []
@@ -75,12 +81,25 @@ def build(all_results: Sequence[Results], generated: str | None = None) -> Repor
         mine = summary[summary["file"] == file]
         my_fits = fits[fits["file"] == file]
         slug = machine_name(label)  # a file-name-safe form of the label
+        several = mine["interpreter"].nunique() > 1
+        my_frame = frame[frame["file"] == file]
+        answers = gil.answers(my_frame, mine)
+        ways_table = gil_table(answers, f"{label}: the GIL, three ways round it")
+        ways = [] if ways_table is None else [
+            f"{kernel}: {gil.verdict(rows)}"
+            for kernel, rows in answers.groupby("kernel", sort=False)]
+        costs = [f"free-threaded serial cost, {sentence}"
+                 for sentence in serial_cost_sentences(gil.serial_costs(my_frame))]
         sections.append(MachineSection(
             label=label,
             speedups=speedup_table(mine, f"{label}: median time and speedup over serial"),
             fits=fits_table(my_fits, mine, f"{label}: scaling fits"),
-            verdicts=[f"{row.kernel}: {row.verdict}"
-                      for row in verdicts[verdicts["file"] == file].itertuples()],
+            verdicts=[f"{row.kernel}{f' on {row.interpreter}' if several else ''}: "
+                      f"{row.verdict}"
+                      for row in verdicts[verdicts["file"] == file].itertuples()]
+            + ways + costs,
+            gil_ways=ways_table,
+            unsupported=unsupported_lines(results),
             plots=[
                 Plot(f"speedup-{slug}", f"{label}: speedup against workers, with 95 % intervals "
                      "and fitted Amdahl curves",

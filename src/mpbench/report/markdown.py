@@ -17,6 +17,10 @@ def render(report: Report, images: str) -> str:
     for section in report.sections:
         lines += [f"## {markdown_escape(section.label)}", "", "**GIL verdicts**", ""]
         lines += [f"- {markdown_escape(verdict)}" for verdict in section.verdicts] + [""]
+        if section.gil_ways is not None:
+            lines += _table(section.gil_ways)
+        lines += [f"- {markdown_escape(line)}" for line in section.unsupported]
+        lines += [""] if section.unsupported else []
         lines += _table(section.speedups) + _table(section.fits)
         lines += [line for plot in section.plots for line in _image(plot, images)]
     if report.comparison is not None and report.comparison_plot is not None:
