@@ -187,8 +187,9 @@ def test_between_machines_only_the_scaling_gate_applies() -> None:
         ("py_square/pool_map/w2/fork@3.11", ("speedup",))]
     assert all(item.time is None for item in comparison.scenarios)
     text = render_text(comparison)
-    assert "; time gate skipped: different machines\n" in text.splitlines()[0] + "\n"
-    assert ("different machines (hostname: golden-2cpu ≠ runner-7; cpu_model: Example CPU @ "
+    assert "; time gate skipped: different machines or interpreters\n" in \
+        text.splitlines()[0] + "\n"
+    assert ("different machines or interpreters (hostname: golden-2cpu ≠ runner-7; cpu_model: Example CPU @ "
             "3.0GHz ≠ Other CPU): times do not compare, so the time gate is skipped and only "
             "the speedup gate applies") in text
     assert "time gate skipped" in render_markdown(comparison).splitlines()[0]
@@ -405,6 +406,5 @@ def test_runs_under_two_interpreters_line_up_like_two_machines() -> None:
     comparison = compare(base, head)
     assert {item.id for item in comparison.scenarios} == {
         "py_square/serial/w1", "py_square/pool_map/w1/fork", "py_square/pool_map/w2/fork"}
-    assert comparison.notes[0] == ("BASE ran under 3.11 and HEAD under 3.13: scenarios are lined "
-                                   "up across the two interpreters")
+    assert comparison.differences == ("interpreter: 3.11 ≠ 3.13",)
     assert comparison.exit_code == 0

@@ -149,13 +149,13 @@ def compare(base: Results, head: Results, gate: Gate | None = None) -> Compariso
 
 def compare_measurements(base: Measurements, head: Measurements, gate: Gate) -> Comparison:
     """Line scenarios up by id, test every time and speedup, and apply the gates."""
-    base, head, interpreters_note = across_interpreters(base, head)
+    base, head, interpreters = across_interpreters(base, head)
     base_stats, head_stats = scenario_stats(base.frame), scenario_stats(head.frame)
     common = [sid for sid in base_stats if sid in head_stats]
     if not common:
         raise UsageError(f"{base.label} and {head.label} have no measured scenario in common; "
                          "compare two runs made with the same kernels and -k selection")
-    differences = machine_differences(base.machine, head.machine)
+    differences = machine_differences(base.machine, head.machine) + interpreters
     reasons = {sid: _incomparable(base_stats[sid], head_stats[sid], base.machine, head.machine)
                for sid in common}
     comparable = [sid for sid in common if not reasons[sid]]
@@ -183,8 +183,8 @@ def compare_measurements(base: Measurements, head: Measurements, gate: Gate) -> 
         base=base.label, head=head.label, base_machine=base.machine, head_machine=head.machine,
         gate=gate, differences=differences, scenarios=tuple(sorted(items, key=_rank)),
         tests=len(changes),
-        notes=interpreters_note + tuple(_notes(base_stats, head_stats, changes))
-        + state_notes(base.rounds, head.rounds),
+        notes=tuple(_notes(base_stats, head_stats, changes)) + state_notes(base.rounds,
+                                                                          head.rounds),
     )
 
 
@@ -192,7 +192,8 @@ def across_interpreters(base: Measurements, head: Measurements
                         ) -> tuple[Measurements, Measurements, tuple[str, ...]]:
     """Two runs each under one interpreter, and not the same one (3.11 before, 3.13 after):
     their scenarios line up by id without the `@interpreter`, the way runs of two machines
-    do, and a note says so. Anything else is left as it is."""
+    do, and the interpreters count among the differences (so only speedups are gated).
+    Anything else is left as it is."""
     tags = [list(dict.fromkeys(side.frame["interpreter"])) for side in (base, head)]
     if any(len(side) != 1 for side in tags) or tags[0] == tags[1]:
         return base, head, ()
@@ -202,9 +203,7 @@ def across_interpreters(base: Measurements, head: Measurements
         failures = {sid.rsplit("@", 1)[0]: reason for sid, reason in side.failures.items()}
         return dataclasses.replace(side, frame=frame, failures=failures)
 
-    note = (f"BASE ran under {tags[0][0]} and HEAD under {tags[1][0]}: scenarios are lined up "
-            "across the two interpreters")
-    return bare(base), bare(head), (note,)
+    return bare(base), bare(head), (f"interpreter: {tags[0][0]} ≠ {tags[1][0]}",)
 
 
 def machine_differences(base: Machine, head: Machine) -> tuple[str, ...]:
@@ -241,7 +240,8 @@ def _judged(sid: str, time: Change | None, speedup: Change | None,
         gates.append("speedup")
     if gate.time is not None and time is not None and time.regressed and not scaling_trips:
         gates.append("time")
-    reason = "" if time or speedup else "across machines only speedups compare, and it has none"
+    reason = "" if time or speedup else \
+        "across machines or interpreters only speedups compare, and it has none"
     return ScenarioComparison(sid, Status.COMPARED, reason, time=time, speedup=speedup,
                               gates=tuple(gates))
 

@@ -24,7 +24,7 @@ from mpbench.tables import (
 def headline(comparison: Comparison) -> str:
     """The one-line verdict."""
     trips = comparison.trips
-    skipped = ("; time gate skipped: different machines"
+    skipped = ("; time gate skipped: different machines or interpreters"
                if comparison.differences and comparison.gate.time is not None else "")
     compared = sum(item.status is Status.COMPARED for item in comparison.scenarios)
     if trips:
@@ -89,8 +89,9 @@ def _context(comparison: Comparison) -> list[str]:
         lines.append(f"same machine: {machine.name}, {machine.cpu_model}, {machine.usable_cpus} "
                      f"usable CPUs, {machine.python_implementation} {machine.python_version}")
     else:
-        lines.append("different machines (" + "; ".join(comparison.differences) + "): times do "
-                     "not compare, so the time gate is skipped and only the speedup gate applies")
+        lines.append("different machines or interpreters (" + "; ".join(comparison.differences)
+                     + "): times do not compare, so the time gate is skipped and only the "
+                     "speedup gate applies")
     lines.append(f"gates: {comparison.gate.describe()}; a regression must be beyond the threshold "
                  f"and significant (moderated Welch t, Benjamini-Hochberg at {ALPHA:.0%} over "
                  f"{plural(comparison.tests, 'test')})")
