@@ -190,8 +190,8 @@ def test_between_machines_only_the_scaling_gate_applies() -> None:
     assert "; time gate skipped: different machines or interpreters\n" in \
         text.splitlines()[0] + "\n"
     assert ("different machines or interpreters (hostname: golden-2cpu ≠ runner-7; cpu_model: "
-            "Example CPU @ 3.0GHz ≠ Other CPU): times do not compare, so the time gate is skipped and only "
-            "the speedup gate applies") in text
+            "Example CPU @ 3.0GHz ≠ Other CPU): times do not compare, so the time gate is "
+            "skipped and only the speedup gate applies") in text
     assert "time gate skipped" in render_markdown(comparison).splitlines()[0]
 
 
