@@ -13,8 +13,8 @@ import pandas as pd
 from mpbench.tables import MARK_SYMBOLS
 
 # The fields of a record, in order; the README documents them.
-FIELDS = ("file", "machine", "python", "interpreter", "scenario", "kernel", "executor", "workers", "start_method",
-          "visits", "samples", "median_s", "median_low", "median_high", "speedup", "speedup_low",
+FIELDS = ("file", "machine", "python", "interpreter", "scenario", "kernel", "executor",
+          "workers", "start_method", "visits", "samples", "median_s", "median_low", "median_high", "speedup", "speedup_low",
           "speedup_high", "efficiency", "flags")
 
 
