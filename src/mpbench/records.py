@@ -14,8 +14,8 @@ from mpbench.tables import MARK_SYMBOLS
 
 # The fields of a record, in order; the README documents them.
 FIELDS = ("file", "machine", "python", "interpreter", "scenario", "kernel", "executor",
-          "workers", "start_method", "visits", "samples", "median_s", "median_low", "median_high", "speedup", "speedup_low",
-          "speedup_high", "efficiency", "flags")
+          "workers", "start_method", "visits", "samples", "median_s", "median_low",
+          "median_high", "speedup", "speedup_low", "speedup_high", "efficiency", "flags")
 
 
 def flags(point: pd.Series[Any], target: float | None) -> list[str]:
