@@ -40,7 +40,6 @@ class Environment:
     """Where an interpreter's timing processes run, and what could not be installed there."""
 
     python: str  # the executable to start timing processes with
-    numpy: str | None  # the NumPy version installed, or None
     missing: dict[str, str]  # package → why it is not there, in words (for unsupported marks)
 
 
@@ -60,10 +59,8 @@ def environment_dir(interpreter: Interpreter) -> Path:
 def ensure(interpreter: Interpreter, say: Callable[[str], None]) -> Environment:
     """The interpreter's environment, made first if it does not exist yet (`say` tells the
     person why they wait); UsageError when it cannot be made."""
-    if interpreter.path == sys.executable:
-        import numpy  # the running interpreter's own environment has everything
-
-        return Environment(python=sys.executable, numpy=numpy.__version__, missing={})
+    if interpreter.path == sys.executable:  # its own environment has everything
+        return Environment(python=sys.executable, missing={})
     folder = environment_dir(interpreter)
     folder.parent.mkdir(parents=True, exist_ok=True)
     with _locked(folder.with_name(folder.name + ".lock")):
@@ -75,8 +72,7 @@ def ensure(interpreter: Interpreter, say: Callable[[str], None]) -> Environment:
                 f"{time.monotonic() - started:.0f} s")
         _link_mpbench(folder)
         facts = json.loads((folder / MARKER).read_text())
-    return Environment(python=str(_python_in(folder)), numpy=facts["numpy"],
-                       missing=dict(facts["missing"]))
+    return Environment(python=str(_python_in(folder)), missing=dict(facts["missing"]))
 
 
 def _make(interpreter: Interpreter, folder: Path) -> None:
