@@ -17,11 +17,11 @@ from pathlib import Path
 import pytest
 
 import mpbench
-from mpbench.environments import environment_dir
+from mpbench.environments import ensure, environment_dir
 from mpbench.interpreters import inspect
 from mpbench.storage import read
 
-from conftest import TAG
+from conftest import FAULTY_BENCHMARKS, TAG
 
 
 def _interpreter(variable: str, pattern: str) -> str | None:
@@ -175,12 +175,14 @@ def test_an_extension_without_free_threading_support_shows_the_gil_back_on(
 
 
 def test_an_environment_holds_what_timing_needs_and_no_more() -> None:
-    python = environment_dir(inspect(FREE_THREADED)) / "bin" / "python"
-    has = subprocess.run([str(python), "-c", "import importlib.util as u; print([m for m in "
-                          "('pyperf', 'psutil', 'threadpoolctl', 'numpy', 'mpbench', 'pandas', "
-                          "'matplotlib') if u.find_spec(m)])"],
-                         capture_output=True, text=True, check=True).stdout
+    environment = ensure(inspect(FREE_THREADED), print)
+    has = subprocess.run([environment.python, "-c", "import importlib.util as u; print([m for m "
+                          "in ('pyperf', 'psutil', 'threadpoolctl', 'numpy', 'mpbench', "
+                          "'pandas', 'matplotlib') if u.find_spec(m)])"],
+                         capture_output=True, text=True, check=True,
+                         env={**os.environ, **environment.environ}).stdout
     assert has.strip() == "['pyperf', 'psutil', 'threadpoolctl', 'numpy', 'mpbench']"
+    assert Path(environment.python).is_relative_to(environment_dir(inspect(FREE_THREADED)))
 
 
 def test_show_json_names_each_scenario_s_interpreter(three: Path) -> None:
@@ -189,3 +191,20 @@ def test_show_json_names_each_scenario_s_interpreter(three: Path) -> None:
                                         check=True).stdout)
     assert {(record["interpreter"], record["scenario"].rsplit("@", 1)[1])
             for record in records} == {(FT_TAG, FT_TAG), (GIL_TAG, GIL_TAG), (TAG, TAG)}
+
+
+def test_a_kernel_that_fails_or_hangs_in_a_subinterpreter_fails_its_scenario_alone(
+        tmp_path: Path) -> None:
+    from test_faults import assert_no_process_left, live_children
+
+    before = live_children()
+    output = tmp_path / "faults.json"
+    done = run("--benchmarks", str(FAULTY_BENCHMARKS), "--kernels", "raises,hangs,fine",
+               "--executors", "interpreter_pool", "--python", GIL_BUILD, "--timeout", "5",
+               "-o", str(output))
+    assert done.returncode == 1, done.stderr
+    reasons = {failure.scenario.id: failure.reason for failure in read(output).failures}
+    assert reasons[f"raises/interpreter_pool/w2@{GIL_TAG}"].startswith("ValueError: bad range")
+    assert reasons[f"hangs/interpreter_pool/w2@{GIL_TAG}"] == "timed out after 5 s"
+    assert f"fine/interpreter_pool/w2@{GIL_TAG}" not in reasons
+    assert_no_process_left(before)

@@ -4,9 +4,10 @@ The timing processes of another interpreter cannot use this one's packages, so e
 under the cache folder (`$MPBENCH_CACHE`, else `$XDG_CACHE_HOME/mpbench`, else
 `~/.cache/mpbench`; `envs/` inside it) holding only what a timing process imports: pyperf,
 psutil, threadpoolctl, NumPy where a wheel exists (never built from source), the subinterpreter
-backport on 3.13, and mpbench itself. mpbench is not copied: a link to this very package, so
-the timing processes always run the code that planned the run. Deleting the folder is safe; it
-is made again when next needed.
+backport on 3.13, and mpbench itself. mpbench is not copied: the timing processes find this
+very package through a link on their PYTHONPATH, one link per checkout or install, so they always
+run the code that planned the run, even when two checkouts share an environment at once.
+Deleting the folder is safe; it is made again when next needed.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from pathlib import Path
 from mpbench.errors import UsageError
 from mpbench.interpreters import Interpreter
 
-RECIPE = 1  # bump when what an environment holds changes: older ones are then made anew
+RECIPE = 2  # bump when what an environment holds changes: older ones are then made anew
 TIMING_PACKAGES = ("pyperf>=2.11", "psutil>=5.9", "threadpoolctl>=3.2")
 # InterpreterPoolExecutor is in the standard library from 3.14; this backport brings it to 3.13.
 SUBINTERPRETER_BACKPORT = "interpreters-pep-734"
@@ -41,6 +42,7 @@ class Environment:
 
     python: str  # the executable to start timing processes with
     missing: dict[str, str]  # package → why it is not there, in words (for unsupported marks)
+    environ: dict[str, str]  # added to the timing processes' environment variables
 
 
 def cache_root() -> Path:
@@ -60,7 +62,7 @@ def ensure(interpreter: Interpreter, say: Callable[[str], None]) -> Environment:
     """The interpreter's environment, made first if it does not exist yet (`say` tells the
     person why they wait); UsageError when it cannot be made."""
     if interpreter.path == sys.executable:  # its own environment has everything
-        return Environment(python=sys.executable, missing={})
+        return Environment(python=sys.executable, missing={}, environ={})
     folder = environment_dir(interpreter)
     folder.parent.mkdir(parents=True, exist_ok=True)
     with _locked(folder.with_name(folder.name + ".lock")):
@@ -70,9 +72,11 @@ def ensure(interpreter: Interpreter, say: Callable[[str], None]) -> Environment:
             _make(interpreter, folder)
             say(f"made the environment for {interpreter.tag} in "
                 f"{time.monotonic() - started:.0f} s")
-        _link_mpbench(folder)
+        links = _link_mpbench(folder)
         facts = json.loads((folder / MARKER).read_text())
-    return Environment(python=str(_python_in(folder)), missing=dict(facts["missing"]))
+    search = os.pathsep.join(filter(None, (str(links), os.environ.get("PYTHONPATH"))))
+    return Environment(python=str(_python_in(folder)), missing=dict(facts["missing"]),
+                       environ={"PYTHONPATH": search})
 
 
 def _make(interpreter: Interpreter, folder: Path) -> None:
@@ -107,20 +111,19 @@ def _needs_backport(interpreter: Interpreter) -> bool:
     return interpreter.implementation == "cpython" and interpreter.version.startswith("3.13.")
 
 
-def _link_mpbench(folder: Path) -> None:
-    """Make this mpbench importable in the environment through a link to its package, so an
-    edited checkout or a new install is what the timing processes run."""
+def _link_mpbench(folder: Path) -> Path:
+    """A folder holding only a link named `mpbench` to this package, for the PYTHONPATH of
+    timing processes: an edited checkout or a new install is what they run."""
     package = Path(__file__).resolve().parent
-    links = folder / "mpbench-link"
-    links.mkdir(exist_ok=True)
+    links = folder / "mpbench-links" / hashlib.sha256(str(package).encode()).hexdigest()[:10]
     link = links / "mpbench"
     if not (link.is_symlink() and link.resolve() == package):
+        links.mkdir(parents=True, exist_ok=True)
         temporary = links / f".mpbench-{os.getpid()}"
         temporary.unlink(missing_ok=True)
         temporary.symlink_to(package, target_is_directory=True)
         temporary.replace(link)
-    for site in folder.glob("lib*/python*/site-packages"):
-        (site / "mpbench-link.pth").write_text(f"{links}\n")
+    return links
 
 
 def _python_in(folder: Path) -> Path:

@@ -133,12 +133,14 @@ def timing_pythons(results: Results, say: Callable[[str], None]) -> dict[str, Ti
     """Each interpreter's executable in its environment, with PYTHON_GIL for `--gil` on the
     free-threaded builds (pyperf forwards it; it does not forward `-X gil`)."""
     gil = results.options.matrix.gil
-    return {
-        interpreter.tag: TimingPython(
-            ensure(interpreter, say).python,
-            {"PYTHON_GIL": str(gil)} if gil is not None and interpreter.free_threaded else {})
-        for interpreter in results.interpreters
-    }
+    pythons = {}
+    for interpreter in results.interpreters:
+        environment = ensure(interpreter, say)
+        forced = {"PYTHON_GIL": str(gil)} if gil is not None and interpreter.free_threaded \
+            else {}
+        pythons[interpreter.tag] = TimingPython(environment.python,
+                                                {**environment.environ, **forced})
+    return pythons
 
 
 def run(options: RunOptions | None = None, observer: Observer | None = None) -> Results:

@@ -9,6 +9,7 @@ reason in words: shown and stored, never measured, not a failure.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from collections.abc import Sequence
 
@@ -48,7 +49,8 @@ def _ask(interpreter: Interpreter, environment: Environment,
     command = [environment.python, "-m", "mpbench._capabilities", json.dumps(request)]
     try:
         answer = subprocess.run(command, capture_output=True, text=True, stdin=subprocess.DEVNULL,
-                                timeout=CAPABILITIES_TIMEOUT_SECONDS)
+                                timeout=CAPABILITIES_TIMEOUT_SECONDS,
+                                env={**os.environ, **environment.environ})
         facts = json.loads(answer.stdout)
     except (OSError, subprocess.TimeoutExpired, ValueError):
         facts = None
