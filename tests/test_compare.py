@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -408,3 +409,15 @@ def test_runs_under_two_interpreters_line_up_like_two_machines() -> None:
         "py_square/serial/w1", "py_square/pool_map/w1/fork", "py_square/pool_map/w2/fork"}
     assert comparison.differences == ("interpreter: 3.11 ≠ 3.13",)
     assert comparison.exit_code == 0
+
+
+def test_another_patch_release_or_gil_behind_the_same_tag_gates_speedups_only() -> None:
+    plan = synthetic.plan(["py_square"], ["pool_map"], [1, 2])
+    base = synthetic.results(plan, MODEL, seed=41, **QUICK)
+    head = synthetic.results(plan, MODEL, seed=42, **QUICK)
+    head.interpreters = [dataclasses.replace(head.interpreters[0], version="3.11.9")]
+    head.options = dataclasses.replace(
+        head.options, matrix=dataclasses.replace(head.options.matrix, gil=1))
+    comparison = compare(base, head)
+    assert comparison.differences == ("3.11: 3.11.7 ≠ 3.11.9", "--gil: None ≠ 1")
+    assert all(item.time is None for item in comparison.scenarios)

@@ -81,3 +81,10 @@ def test_exit_codes_in_words() -> None:
     assert describe_exit(-9) == "was killed by SIGKILL"
     assert describe_exit(-11) == "was killed by SIGSEGV"
     assert describe_exit(3) == "exited with code 3"
+
+
+def test_the_analysis_knows_which_executors_use_processes() -> None:
+    from mpbench.analysis import PROCESS_EXECUTORS, THREAD_EXECUTORS
+
+    assert {name for name, cls in EXECUTORS.items() if cls.uses_processes} == PROCESS_EXECUTORS
+    assert set(EXECUTORS) >= THREAD_EXECUTORS and InterpreterPool.name not in PROCESS_EXECUTORS

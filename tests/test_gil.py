@@ -8,7 +8,7 @@ import pytest
 
 from mpbench.analysis import summarize
 from mpbench.frame import to_frame
-from mpbench.gil import Ratio, answers, serial_costs, verdict
+from mpbench.gil import Ratio, Way, answers, serial_costs, verdict
 from mpbench.tables import gil_table
 
 import synthetic
@@ -52,14 +52,15 @@ TRUTH = {
 def test_each_way_is_measured_against_the_gil_build_s_serial_time(run: tuple) -> None:
     frame, summary = run
     found = answers(frame, summary)
-    assert list(found["way"]) == list(TRUTH)
+    assert [way.value for way in found["way"]] == list(TRUTH)
     assert set(found["yardstick"]) == {"3.13"} and set(found["workers"]) == {2}
     for row in found.itertuples():
-        assert row.speedup == pytest.approx(TRUTH[row.way], rel=0.03), row.way
-        assert row.speedup_low <= TRUTH[row.way] <= row.speedup_high, row.way
+        truth = TRUTH[row.way.value]
+        assert row.speedup == pytest.approx(truth, rel=0.03), row.way
+        assert row.speedup_low <= truth <= row.speedup_high, row.way
     by_way = found.set_index("way")
-    assert by_way.loc["free-threaded threads", "interpreter"] == "3.13t"
-    assert by_way.loc["GIL threads", "interpreter"] == "3.13"
+    assert by_way.loc[Way.FREE_THREADED_THREADS, "interpreter"] == "3.13t"
+    assert by_way.loc[Way.GIL_THREADS, "interpreter"] == "3.13"
 
 
 def test_the_free_threaded_serial_cost_has_an_interval_around_the_truth(run: tuple) -> None:

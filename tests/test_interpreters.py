@@ -208,3 +208,22 @@ def test_a_kernel_that_fails_or_hangs_in_a_subinterpreter_fails_its_scenario_alo
     assert reasons[f"hangs/interpreter_pool/w2@{GIL_TAG}"] == "timed out after 5 s"
     assert f"fine/interpreter_pool/w2@{GIL_TAG}" not in reasons
     assert_no_process_left(before)
+
+
+def test_nothing_to_measure_when_an_interpreter_can_run_none_of_it(tmp_path: Path) -> None:
+    """A kernel needing a package only this interpreter has: under the GIL build alone every
+    scenario is unsupported, and the run says so before measuring anything."""
+    benchmarks = tmp_path / "benchmarks"
+    benchmarks.mkdir()
+    (benchmarks / "bm_needs_pandas.py").write_text(
+        "import pandas  # noqa: F401\n\nfrom mpbench import kernel\n\n\n"
+        "@kernel(size=1000)\ndef needs_pandas(start: int, stop: int) -> int:\n"
+        "    return stop - start\n")
+    done = run("--benchmarks", str(benchmarks), "--executors", "threads", "--python", GIL_BUILD,
+               "-o", str(tmp_path / "none.json"))
+    assert (done.returncode, done.stdout) == (2, "")
+    assert done.stderr.endswith(
+        f"error: nothing to measure: every scenario is unsupported (the first on {GIL_TAG}: "
+        f"{benchmarks / 'bm_needs_pandas.py'} failed to import: ModuleNotFoundError: No module "
+        "named 'pandas')\n")
+    assert not (tmp_path / "none.json").exists()

@@ -12,7 +12,7 @@ from pathlib import Path
 import pyperf
 import pytest
 
-from mpbench import runner
+from mpbench import sessions
 from mpbench.storage import read
 
 from conftest import BENCHMARKS
@@ -95,7 +95,7 @@ def test_an_interrupt_while_a_visit_starts_waits_until_the_child_is_known(signum
     previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
     reached = []
     try:
-        with pytest.raises(KeyboardInterrupt), runner._interrupts_deferred():
+        with pytest.raises(KeyboardInterrupt), sessions._interrupts_deferred():
             signal.raise_signal(signum)
             reached.append("end of the block")
     finally:
@@ -108,7 +108,7 @@ def test_a_session_kills_its_child_when_interrupted() -> None:
     started: list[subprocess.Popen[bytes]] = []
     sleeper = [sys.executable, "-c", "import time; time.sleep(60)"]
     with pytest.raises(KeyboardInterrupt), \
-            runner.session(sleeper, subprocess.DEVNULL, subprocess.DEVNULL) as process:
+            sessions.session(sleeper, subprocess.DEVNULL, subprocess.DEVNULL) as process:
         started.append(process)
         raise KeyboardInterrupt
     assert started[0].returncode == -signal.SIGKILL

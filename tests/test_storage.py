@@ -146,3 +146,13 @@ def test_missing_file_and_folder(tmp_path: Path) -> None:
         read(tmp_path / "nope.json")
     with pytest.raises(ResultsFileError, match="is a folder"):
         read(tmp_path)
+
+
+def test_a_scenario_of_an_interpreter_the_file_does_not_describe_is_refused(
+        tmp_path: Path) -> None:
+    results = small_results()
+    results.interpreters = [synthetic.interpreter("3.13t")]
+    path = save(results, tmp_path / "run.json", replace=False)
+    with pytest.raises(ResultsFileError, match=r"scenarios of interpreter '3\.11', which the "
+                                               r"file does not describe"):
+        read(path)

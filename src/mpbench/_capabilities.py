@@ -30,9 +30,9 @@ def _reason(exc: BaseException) -> str:
 
 
 def capabilities(request: dict[str, Any]) -> dict[str, Any]:
+    from mpbench.errors import KernelDefinitionError
     from mpbench.executors import interpreter_pool_class
     from mpbench.kernels import load_kernel
-    from mpbench.machine import gil_enabled
 
     kernels: dict[str, str | None] = {}
     loaded = {}
@@ -41,6 +41,8 @@ def capabilities(request: dict[str, Any]) -> dict[str, Any]:
         try:
             loaded[key] = load_kernel(Path(file), name)
             kernels[key] = None
+        except KernelDefinitionError as exc:  # says which file and why, in its own words
+            kernels[key] = str(exc)[:REASON_LIMIT]
         except Exception as exc:
             kernels[key] = _reason(exc)
     pool: dict[str, str | None] = {}
@@ -51,7 +53,7 @@ def capabilities(request: dict[str, Any]) -> dict[str, Any]:
         else:
             pool = {key: reason for key, reason in kernels.items() if reason is not None}
             pool.update(_in_subinterpreters(pool_class, loaded))
-    return {"kernels": kernels, "interpreter_pool": pool, "gil_enabled": gil_enabled()}
+    return {"kernels": kernels, "interpreter_pool": pool}
 
 
 def _in_subinterpreters(pool_class: Any, loaded: dict[str, Any]) -> dict[str, str | None]:
@@ -59,8 +61,11 @@ def _in_subinterpreters(pool_class: Any, loaded: dict[str, Any]) -> dict[str, st
     from mpbench import _tasks
 
     answers: dict[str, str | None] = {}
-    pool = pool_class(max_workers=1, initializer=_tasks.extend_path,
-                      initargs=(tuple(sys.path),))
+    try:
+        pool = pool_class(max_workers=1, initializer=_tasks.extend_path,
+                          initargs=(tuple(sys.path),))
+    except Exception as exc:
+        return dict.fromkeys(loaded, f"cannot start subinterpreters: {_reason(exc)}")
     for key, spec in loaded.items():
         try:
             pool.submit(_tasks.call, spec.func.__module__, spec.name, 0, 0).result(

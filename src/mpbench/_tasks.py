@@ -1,5 +1,6 @@
-"""Functions that run inside workers of every kind, subinterpreters included: they import
-nothing, so any interpreter can load them.
+"""What runs inside workers of every kind, subinterpreters included: only the standard library
+is imported here (loading this module also loads the small `mpbench` package and its kernels
+module), so a subinterpreter can load it.
 
 An `InterpreterPoolExecutor` pickles each call and its arguments, so what it calls must be
 importable there, and a subinterpreter starts with the interpreter's initial `sys.path`, not
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 
 def extend_path(paths: Sequence[str]) -> None:
@@ -28,8 +30,22 @@ def call(module: str, name: str, start: int, stop: int) -> int:
     return func(start, stop) if start < stop else 0
 
 
-def gil_enabled(start: int, stop: int) -> int:
-    """Kernel-shaped: 1 where it runs with the GIL on, else 0, so that the executor's own
-    workers can be asked (an extension without free-threading support turns it back on)."""
-    check = getattr(sys, "_is_gil_enabled", None)
-    return 1 if check is None or check() else 0
+def call_object(func: Callable[[int, int], int], start: int, stop: int) -> int:
+    """A task whose callable is an object of this module (a GilProbe), pickled as it is."""
+    return func(start, stop)
+
+
+@dataclass(frozen=True)
+class GilProbe:
+    """Kernel-shaped and picklable: loads the kernel's module where it runs, as the timed tasks
+    do, then answers 1 if the GIL is on there, else 0 (an extension without free-threading
+    support turns it back on)."""
+
+    module: str
+
+    def __call__(self, start: int, stop: int) -> int:
+        import importlib
+
+        importlib.import_module(self.module)
+        check = getattr(sys, "_is_gil_enabled", None)
+        return 1 if check is None or check() else 0

@@ -180,9 +180,10 @@ def measure(runner: Any, scenario: Scenario, baseline: Scenario | None, round_in
         startup = time.perf_counter() - started
         from mpbench.machine import free_threaded_build, gil_enabled
 
-        # Asked once everything is loaded: an extension without free-threading support turns
-        # the GIL back on, here or in a worker.
-        with_gil = combine(executor.run(gil_tasks(scenario.workers)))
+        # Asked once everything is loaded, here and by one task per worker (a pool may hand
+        # them all to one worker): an extension without free-threading support turns the GIL
+        # back on, here or in a worker.
+        with_gil = combine(executor.run(gil_tasks(scenario.workers, spec.func)))
         metadata: dict[str, MetadataValue] = {
             **scenario.to_metadata(),
             "startup_s": startup,
@@ -190,8 +191,7 @@ def measure(runner: Any, scenario: Scenario, baseline: Scenario | None, round_in
             else os.cpu_count() or 1,
             "free_threaded": "yes" if free_threaded_build() else "no",
             "gil_enabled": "yes" if gil_enabled() else "no",
-            "workers_gil_enabled": "no" if with_gil == 0 else
-            "yes" if with_gil == scenario.workers else "partly",
+            "workers_gil_enabled": "yes" if with_gil else "no",
             "blas": blas,
             "round": round_index,
         }

@@ -38,6 +38,10 @@ FIT_KEYS = ["file", "machine", "python", "interpreter", "kernel", "executor", "s
 VERDICT_KEYS = ["file", "machine", "python", "interpreter", "kernel"]
 SERIAL = "serial"
 THREAD_EXECUTORS = frozenset({"threads", "thread_pool"})
+# The executors whose workers are processes (executors.Executor.uses_processes; a test keeps
+# the two in step): what the GIL verdict sets threads against.
+PROCESS_EXECUTORS = frozenset({"process_queue", "process_value", "process_manager", "pool_map",
+                               "pool_async", "process_pool"})
 USL_MIN_POINTS = 4  # two parameters and a curve that can bend need more than three points
 
 # A speedup of at least 1.3× "scales": a kernel that holds the GIL cannot beat 1.0× with threads,
@@ -275,12 +279,12 @@ def _verdict(group: pd.DataFrame) -> dict[str, Any]:
     candidates = group[(group["workers"] > 1) & (group["executor"] != SERIAL)
                        & ~group["oversubscribed"].astype(bool) & group["speedup"].notna()]
     usable = candidates[candidates["trusted"].astype(bool)]
-    is_thread = usable["executor"].isin(THREAD_EXECUTORS)
-    threads, processes = usable[is_thread], usable[~is_thread]
+    threads = usable[usable["executor"].isin(THREAD_EXECUTORS)]
+    processes = usable[usable["executor"].isin(PROCESS_EXECUTORS)]
     common = sorted(set(threads["workers"]) & set(processes["workers"]))
     if not common:
-        marked = candidates["executor"].isin(THREAD_EXECUTORS)
-        if marked.any() and (~marked).any():
+        if candidates["executor"].isin(THREAD_EXECUTORS).any() and \
+                candidates["executor"].isin(PROCESS_EXECUTORS).any():
             return {"workers": pd.NA, "thread_speedup": math.nan, "process_speedup": math.nan,
                     "holds_gil": pd.NA,
                     "verdict": "not judged: the points at 2+ workers are marked (busy or slowed "

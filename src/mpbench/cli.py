@@ -299,29 +299,34 @@ def _run(args: argparse.Namespace, console: Console) -> int:
     from mpbench.machine import collect as collect_machine
     from mpbench.views import ProgressView, print_machine, print_results, print_run_header
 
+    def say(text: str) -> None:
+        console.print(text, style="dim", markup=False)
+
     machine = collect_machine(args.machine)
-    if args.resume:
-        from mpbench.storage import read
-
-        results = read(args.resume)
-        planned = {scenario.kernel: None for scenario in results.plan}
-        runs.prepare_resume(results, _given_options(args, planned, machine.usable_cpus),
-                            _resume_settings(args), machine)
-        destination = args.resume
-    else:
-        results, destination = runs.prepare(_run_options(args, machine.usable_cpus), machine,
-                                            say=lambda text: console.print(text, style="dim"))
-
-    print_machine(console, machine)
-    print_run_header(console, results)
-    # SIGTERM stops a run the way Ctrl-C does: finished visits are already saved.
+    # SIGTERM stops a run the way Ctrl-C does: finished visits are already saved, and an
+    # environment being made is left unfinished, to be made again.
     previous_handler = signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
     try:
-        with ProgressView(console, results) as view:
-            runs.measure(results, destination, view)
-    except KeyboardInterrupt:
-        _report_interrupt(results)
-        return 130
+        if args.resume:
+            from mpbench.storage import read
+
+            results = read(args.resume)
+            planned = {scenario.kernel: None for scenario in results.plan}
+            runs.prepare_resume(results, _given_options(args, planned, machine.usable_cpus),
+                                _resume_settings(args), machine)
+            destination = args.resume
+        else:
+            results, destination = runs.prepare(_run_options(args, machine.usable_cpus),
+                                                machine, say=say)
+        pythons = runs.timing_pythons(results, say)  # made here, not behind the progress bar
+        print_machine(console, machine)
+        print_run_header(console, results)
+        try:
+            with ProgressView(console, results) as view:
+                runs.measure(results, destination, view, pythons)
+        except KeyboardInterrupt:
+            _report_interrupt(results)
+            return 130
     finally:
         signal.signal(signal.SIGTERM, previous_handler)
     analysed = _analysed(results)

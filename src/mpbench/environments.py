@@ -27,6 +27,7 @@ from pathlib import Path
 
 from mpbench.errors import UsageError
 from mpbench.interpreters import Interpreter
+from mpbench.sessions import session
 
 RECIPE = 2  # bump when what an environment holds changes: older ones are then made anew
 TIMING_PACKAGES = ("pyperf>=2.11", "psutil>=5.9", "threadpoolctl>=3.2")
@@ -98,10 +99,7 @@ def _make(interpreter: Interpreter, folder: Path) -> None:
         missing["numpy"] = f"no NumPy wheel for {interpreter.tag} on this platform"
     if _needs_backport(interpreter) and not _try([*pip, SUBINTERPRETER_BACKPORT], log):
         missing["subinterpreters"] = f"could not install {SUBINTERPRETER_BACKPORT}"
-    numpy = subprocess.run([python, "-c", "import numpy; print(numpy.__version__)"],
-                           capture_output=True, text=True, stdin=subprocess.DEVNULL)
-    facts = {"interpreter": interpreter.to_dict(), "recipe": RECIPE, "missing": missing,
-             "numpy": numpy.stdout.strip() if numpy.returncode == 0 else None}
+    facts = {"interpreter": interpreter.to_dict(), "recipe": RECIPE, "missing": missing}
     with tempfile.NamedTemporaryFile("w", dir=folder, delete=False) as handle:
         json.dump(facts, handle)
     Path(handle.name).replace(folder / MARKER)
@@ -137,13 +135,14 @@ def _step(command: list[str], log: Path, interpreter: Interpreter, what: str) ->
 
 
 def _try(command: list[str], log: Path) -> bool:
-    with log.open("a") as output:
-        output.write(f"$ {' '.join(command)}\n")
+    """Run an installer step, output to `log`; in a session of its own, so an interrupt or
+    its timeout ends whatever it started too."""
+    with log.open("ab") as output:
+        output.write(f"$ {' '.join(command)}\n".encode())
         output.flush()
         try:
-            return subprocess.run(command, stdout=output, stderr=subprocess.STDOUT,
-                                  stdin=subprocess.DEVNULL,
-                                  timeout=INSTALL_TIMEOUT_SECONDS).returncode == 0
+            with session(command, output, subprocess.STDOUT) as process:
+                return process.wait(timeout=INSTALL_TIMEOUT_SECONDS) == 0
         except (OSError, subprocess.TimeoutExpired):
             return False
 

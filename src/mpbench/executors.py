@@ -15,6 +15,7 @@ import multiprocessing
 import signal
 import sys
 import threading
+import types
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -55,9 +56,10 @@ class Task:
         return result
 
 
-def gil_tasks(count: int) -> list[Task]:
-    """Tasks whose results add up to how many of them ran with the GIL on."""
-    return [Task(_tasks.gil_enabled, 0, 1)] * count
+def gil_tasks(count: int, func: KernelFunc) -> list[Task]:
+    """One task per worker, each loading `func`'s module where it runs; their results add up
+    to how many of them ran with the GIL on."""
+    return [Task(_tasks.GilProbe(func.__module__), 0, 1)] * count
 
 
 def trivial_tasks(count: int, func: KernelFunc) -> list[Task]:
@@ -387,10 +389,13 @@ class InterpreterPool(Executor):
 
     def run(self, tasks: Sequence[Task]) -> list[int]:
         # Not Task itself: its module imports more than a subinterpreter may load.
-        results = list(self._pool.map(_tasks.call, [task.func.__module__ for task in tasks],
-                                      [task.func.__name__ for task in tasks],
-                                      [task.start for task in tasks],
-                                      [task.stop for task in tasks]))
+        starts, stops = [task.start for task in tasks], [task.stop for task in tasks]
+        if all(isinstance(task.func, types.FunctionType) for task in tasks):
+            results = list(self._pool.map(_tasks.call, [task.func.__module__ for task in tasks],
+                                          [task.func.__name__ for task in tasks], starts, stops))
+        else:  # a probe of _tasks itself, which every interpreter can unpickle
+            results = list(self._pool.map(_tasks.call_object, [task.func for task in tasks],
+                                          starts, stops))
         for task, result in zip(tasks, results, strict=True):
             if not isinstance(result, int):
                 raise TypeError(f"kernel {task.func.__name__} returned a "

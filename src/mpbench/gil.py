@@ -30,11 +30,9 @@ import numpy as np
 import pandas as pd
 
 from mpbench import estimates
-from mpbench.analysis import SERIAL, THREAD_EXECUTORS
+from mpbench.analysis import PROCESS_EXECUTORS, SERIAL, THREAD_EXECUTORS
 
-SUBINTERPRETERS = "interpreter_pool"
-PROCESS_EXECUTORS = frozenset({"process_queue", "process_value", "process_manager", "pool_map",
-                               "pool_async", "process_pool"})
+SUBINTERPRETERS = "interpreter_pool"  # executors.InterpreterPool.name
 
 
 class Way(Enum):
@@ -66,6 +64,8 @@ class Ratio:
         return Ratio(value, value * math.exp(-down), value * math.exp(up))
 
     def inverse(self) -> Ratio:
+        if not self.finite:
+            return Ratio(math.nan, math.nan, math.nan)
         return Ratio(1 / self.value, 1 / self.high, 1 / self.low)
 
     @property
@@ -104,12 +104,12 @@ def answers(frame: pd.DataFrame, summary: pd.DataFrame) -> pd.DataFrame:
                 continue
             point, speedup = best
             rows.append({"file": file, "machine": machine, "kernel": kernel,
-                         "workers": workers, "yardstick": yardstick, "way": way.value,
+                         "workers": workers, "yardstick": yardstick, "way": way,
                          "scenario": point["scenario"], "interpreter": point["interpreter"],
                          "executor": point["executor"], "start_method": point["start_method"],
                          "speedup": speedup.value, "speedup_low": speedup.low,
                          "speedup_high": speedup.high, "trusted": bool(point["trusted"]),
-                         "gil_was_on": builds[str(point["interpreter"])]
+                         "gil_was_on": builds[str(point["interpreter"])].free_threaded
                          and _gil_was_on(frame, str(point["scenario"]), file)})
     return pd.DataFrame(rows, columns=ANSWER_COLUMNS)
 
@@ -121,11 +121,13 @@ def serial_costs(frame: pd.DataFrame) -> pd.DataFrame:
     for (file, machine, kernel), of_kernel in frame.groupby(["file", "machine", "kernel"],
                                                               sort=False):
         builds = _builds(frame, file)
-        for tag, free_threaded in builds.items():
-            gil_build = tag.removesuffix("t")
-            if not free_threaded or builds.get(gil_build) is not False:
+        for tag, build in builds.items():
+            gil_build = _gil_build_of(build, builds) if build.free_threaded else None
+            if gil_build is None:
                 continue
             cost = _serial_ratio(of_kernel, gil_build, tag).inverse()
+            if not cost.finite:  # the kernel did not run serially under one of them
+                continue
             rows.append({"file": file, "machine": machine, "kernel": kernel,
                          "free_threaded": tag, "gil_build": gil_build, "serial_cost": cost.value,
                          "serial_cost_low": cost.low, "serial_cost_high": cost.high})
@@ -135,26 +137,42 @@ def serial_costs(frame: pd.DataFrame) -> pd.DataFrame:
 def verdict(rows: pd.DataFrame) -> str:
     """`free-threaded threads 1.9×, processes 1.9×, …, GIL threads 1.0× at 2 workers` for one
     file × kernel of `answers`."""
-    shown = [f"{row.way} {row.speedup:.1f}×{'' if row.trusted else '?'}"
-             for row in rows.itertuples()]
+    shown = [f"{row['way'].value} {row['speedup']:.1f}×{'' if row['trusted'] else '?'}"
+             for row in rows.to_dict("records")]
     workers = int(rows["workers"].iloc[0])
     return f"{', '.join(shown)} at {workers} worker{'s' if workers > 1 else ''}"
 
 
-def _builds(frame: pd.DataFrame, file: object) -> dict[str, bool]:
-    """Interpreter tag → whether it is a free-threaded build, in the file's order."""
-    rows = frame[frame["file"] == file]
-    return {str(tag): bool(ft) for tag, ft in
-            rows.groupby("interpreter", sort=False)["free_threaded"].first().items()}
+@dataclass(frozen=True)
+class Build:
+    """What the frame says of one interpreter of a file."""
+
+    version: str
+    free_threaded: bool
 
 
-def _yardstick(builds: dict[str, bool]) -> str:
-    """The build whose serial time every speedup is over: the free-threaded build's own
-    version if the run has it, else the first GIL build, else the first interpreter."""
-    gil_builds = [tag for tag, free_threaded in builds.items() if not free_threaded]
-    for tag, free_threaded in builds.items():
-        if free_threaded and tag.removesuffix("t") in gil_builds:
-            return tag.removesuffix("t")
+def _builds(frame: pd.DataFrame, file: object) -> dict[str, Build]:
+    """Interpreter tag → its build, in the file's order."""
+    rows = frame[frame["file"] == file].groupby("interpreter", sort=False)[
+        ["python", "free_threaded"]].first()
+    return {str(tag): Build(str(row["python"]), bool(row["free_threaded"]))
+            for tag, row in rows.iterrows()}
+
+
+def _gil_build_of(build: Build, builds: dict[str, Build]) -> str | None:
+    """The GIL build of the same version as `build`, if the file has one."""
+    return next((tag for tag, other in builds.items()
+                 if not other.free_threaded and other.version == build.version), None)
+
+
+def _yardstick(builds: dict[str, Build]) -> str:
+    """The build whose serial time every speedup is over: the GIL build of a free-threaded
+    build's version if the run has it, else the first GIL build, else the first interpreter."""
+    for build in builds.values():
+        same = _gil_build_of(build, builds) if build.free_threaded else None
+        if same is not None:
+            return same
+    gil_builds = [tag for tag, build in builds.items() if not build.free_threaded]
     return (gil_builds or list(builds))[0]
 
 
@@ -166,8 +184,8 @@ def _common_workers(points: pd.DataFrame) -> int | None:
     return int(max(common)) if common else None
 
 
-def _way(point: Any, builds: dict[str, bool]) -> Way | None:
-    free_threaded = builds.get(str(point.interpreter), False)
+def _way(point: Any, builds: dict[str, Build]) -> Way | None:
+    free_threaded = builds[str(point.interpreter)].free_threaded
     if point.executor in THREAD_EXECUTORS:
         return Way.FREE_THREADED_THREADS if free_threaded else Way.GIL_THREADS
     if point.executor == SUBINTERPRETERS:
@@ -178,9 +196,11 @@ def _way(point: Any, builds: dict[str, bool]) -> Way | None:
 
 
 def _best(points: pd.DataFrame, carry: dict[str, Ratio]) -> tuple[pd.Series[Any], Ratio] | None:
-    """The point with the highest speedup over the yardstick, and that speedup."""
+    """The point with the highest speedup over the yardstick, and that speedup: among the
+    trusted points when there are any, so a disturbed outlier does not win."""
+    trusted = points[points["trusted"].astype(bool)]
     found: tuple[pd.Series[Any], Ratio] | None = None
-    for _, point in points.iterrows():
+    for _, point in (trusted if not trusted.empty else points).iterrows():
         own = Ratio(float(point["speedup"]), float(point["speedup_low"]),
                     float(point["speedup_high"]))
         factor = carry[str(point["interpreter"])]

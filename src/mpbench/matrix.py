@@ -112,7 +112,7 @@ def is_selected(scenario_id: str, patterns: Sequence[str]) -> bool:
     without its `@interpreter`), else a substring."""
     if not patterns:
         return True
-    bare = scenario_id.partition("@")[0]
+    bare = scenario_id.rpartition("@")[0] or scenario_id
     return any(
         fnmatch.fnmatchcase(scenario_id, pattern) or fnmatch.fnmatchcase(bare, pattern)
         if any(c in pattern for c in "*?[") else pattern in scenario_id

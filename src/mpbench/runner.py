@@ -14,21 +14,18 @@ file is rewritten atomically, so an interrupted run loses nothing it finished.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import json
 import math
-import os
-import signal
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Protocol
+from typing import Protocol
 
 import numpy as np
 import pyperf
@@ -44,6 +41,7 @@ from mpbench.model import (
 )
 from mpbench.options import StoredOptions
 from mpbench.schedule import SERIAL, baselines, next_round, shuffled
+from mpbench.sessions import kill_group, session
 from mpbench.storage import Results, save
 
 REASON_LIMIT = 300  # characters of a failure reason kept in the results file
@@ -57,12 +55,16 @@ class RunSettings:
     """How each visit is measured, and when the run stops."""
 
     options: StoredOptions
-    # Interpreter tag → how to start its timing processes; a tag not here runs under this one.
+    # Interpreter tag → how to start its timing processes.
     pythons: Mapping[str, TimingPython] = field(default_factory=dict)
     probe_machine: bool = True  # the per-round probe; tests of orchestration turn it off
 
     def timing_python(self, tag: str) -> TimingPython:
-        return self.pythons.get(tag, TimingPython(sys.executable))
+        """How to start `tag`'s timing processes; with no `pythons` at all (tests of the
+        orchestration), this interpreter."""
+        if not self.pythons:
+            return TimingPython(sys.executable)
+        return self.pythons[tag]
 
 
 @dataclass(frozen=True)
@@ -152,59 +154,11 @@ def run_visit(visit: Visit, settings: RunSettings) -> Outcome:
     return Outcome(visit, None, failure, wall)
 
 
-@contextlib.contextmanager
-def session(command: list[str], stdout: int | IO[bytes], stderr: int | IO[bytes],
-            environ: Mapping[str, str] | None = None) -> Iterator[subprocess.Popen[bytes]]:
-    """A subprocess in a session of its own (with `environ` added to this environment), whose
-    whole process group is killed on leaving, also on an interrupt: nothing it started
-    outlives it."""
-    process = None
-    try:
-        # An interrupt that lands while Popen waits for the exec would leave a child nobody
-        # knows about; it is raised once `process` is set.
-        with _interrupts_deferred():
-            process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=stdout,
-                                       stderr=stderr, start_new_session=True,
-                                       env={**os.environ, **environ} if environ else None)
-        yield process
-    finally:
-        if process is not None:
-            _kill_group(process)
-            process.wait()
-
-
-@contextlib.contextmanager
-def _interrupts_deferred() -> Iterator[None]:
-    """Hold SIGINT and SIGTERM back until the block ends, then deliver them to the handlers
-    that were there (only the main thread can; elsewhere the block runs as it is)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    pending: list[int] = []
-    held = (signal.SIGINT, signal.SIGTERM)
-    previous = {signum: signal.signal(signum, lambda signum, _: pending.append(signum))
-                for signum in held}
-    try:
-        yield
-    finally:
-        for signum, handler in previous.items():
-            if handler is not None:  # None: a handler set outside Python, left as it was
-                signal.signal(signum, handler)
-        for held_signum in pending:
-            signal.raise_signal(held_signum)
-
-
 def _expire(process: subprocess.Popen[bytes], timed_out: threading.Event) -> None:
     """The timeout: kill the visit's process group, unless it ended while the timer fired."""
     if process.poll() is None:
         timed_out.set()
-        _kill_group(process)
-
-
-def _kill_group(process: subprocess.Popen[bytes]) -> None:
-    """Kill the visit's whole process group, including children that outlived the leader."""
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(process.pid, signal.SIGKILL)
+        kill_group(process)
 
 
 def failure_reason(log: str, returncode: int) -> str:

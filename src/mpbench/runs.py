@@ -101,6 +101,9 @@ def prepare(options: RunOptions, machine: Machine | None = None,
     marked = [item for interpreter in chosen for item in
               unsupported(scenarios, interpreter, ensure(interpreter, say))]
     skipped = {item.scenario.id for item in marked}
+    if skipped == {scenario.id for scenario in scenarios}:
+        raise UsageError(f"nothing to measure: every scenario is unsupported (the first on "
+                         f"{marked[0].scenario.interpreter}: {marked[0].reason})")
     results = Results(machine=machine, options=stored, interpreters=chosen, unsupported=marked,
                       plan=[scenario for scenario in scenarios if scenario.id not in skipped])
     return results, destination
@@ -115,17 +118,21 @@ def prepare_resume(results: Results, given: Mapping[str, Any], settings: Mapping
 
     check_resumable(results, given, machine or collect_machine(None))
     for stored in results.interpreters:
-        found = inspect(stored.path)
-        if found.tag != stored.tag:
-            raise UsageError(f"{stored.path} is now {found.tag}, and the run measured it as "
-                             f"{stored.tag}; start a new run")
+        found = dataclasses.replace(inspect(stored.path), path=stored.path)
+        if found != stored:
+            raise UsageError(f"{stored.path} is now {found.implementation} {found.version} "
+                             f"({found.tag}), and the run measured {stored.implementation} "
+                             f"{stored.version} ({stored.tag}); start a new run")
     results.options = dataclasses.replace(results.options, **settings)
 
 
 def measure(results: Results, destination: Path, observer: Observer | None = None,
-            say: Callable[[str], None] = _quiet) -> Results:
-    """Visit the scenarios of `results` until done (see runner.run_rounds)."""
-    settings = RunSettings(results.options, pythons=timing_pythons(results, say))
+            pythons: Mapping[str, TimingPython] | None = None) -> Results:
+    """Visit the scenarios of `results` until done (see runner.run_rounds), starting each
+    interpreter's timing processes as `pythons` says (default: `timing_pythons`)."""
+    if pythons is None:
+        pythons = timing_pythons(results, _quiet)
+    settings = RunSettings(results.options, pythons=pythons)
     return run_rounds(results, settings, destination, observer or Silent())
 
 

@@ -179,6 +179,8 @@ def read(path: Path) -> Results:
         rounds = [RoundRecord.from_dict(item) for item in section.get("rounds", [])]
         interpreters = [Interpreter.from_dict(item) for item in section["interpreters"]]
         unsupported = [Unsupported.from_dict(item) for item in section.get("unsupported", [])]
+        _check_interpreters(interpreters, [*plan, *(item.scenario for item in failures),
+                                           *(item.scenario for item in unsupported)])
         options = StoredOptions.from_dict(section.get("options"))
         benchmarks = []
         if data["benchmarks"]:
@@ -198,6 +200,18 @@ def read(path: Path) -> Results:
 # The axes every benchmark must carry, and their types (see Scenario.to_metadata).
 _AXES: dict[str, type] = {"kernel": str, "executor": str, "workers": int, "size": int,
                           "tasks": int, "blas_threads": int, "interpreter": str}
+
+
+def _check_interpreters(interpreters: Sequence[Interpreter],
+                        scenarios: Sequence[Scenario]) -> None:
+    """Every scenario's interpreter is one of the file's, each named once."""
+    tags = [item.tag for item in interpreters]
+    if len(set(tags)) != len(tags):
+        raise ResultsFileError("two interpreters share a tag")
+    unknown = {scenario.interpreter for scenario in scenarios} - set(tags)
+    if unknown:
+        raise ResultsFileError(f"scenarios of interpreter {sorted(unknown)[0]!r}, which the "
+                               "file does not describe")
 
 
 def _check_axes(bench: pyperf.Benchmark) -> None:

@@ -34,8 +34,9 @@ def unsupported(plan: Sequence[Scenario], interpreter: Interpreter,
         key = f"{scenario.kernel_file}::{scenario.kernel}"
         reason = answer["kernels"].get(key, "its capabilities could not be asked")
         if reason is None and scenario.executor == InterpreterPool.name:
-            reason = answer["interpreter_pool"].get(
-                key, "not checked: an earlier kernel hung the subinterpreter")
+            reason = environment.missing.get("subinterpreters") or answer[
+                "interpreter_pool"].get(key, "not checked: an earlier kernel hung the "
+                                             "subinterpreter")
         if reason is not None:
             marked.append(Unsupported(scenario, _in_words(reason, environment)))
     return marked

@@ -286,15 +286,15 @@ def gil_table(answers: pd.DataFrame, title: str = "The GIL, three ways round it"
     threads nor subinterpreters to set beside processes (the GIL verdict says it all then)."""
     from mpbench.gil import Way
 
-    beyond = {Way.FREE_THREADED_THREADS.value, Way.SUBINTERPRETERS.value}
-    if answers.empty or not answers["way"].isin(beyond).any():
+    if not any(way in (Way.FREE_THREADED_THREADS, Way.SUBINTERPRETERS)
+               for way in answers["way"]):
         return None
     rows = []
     for row in answers.to_dict("records"):
         flags = ("" if row["trusted"] else "?") + (" GIL on" if row["gil_was_on"] else "")
         low, high = float(row["speedup_low"]), float(row["speedup_high"])
         interval = f"{low:.2f}–{high:.2f}" if math.isfinite(low) else "n/a"
-        rows.append([str(row["kernel"]), str(row["way"]),
+        rows.append([str(row["kernel"]), row["way"].value,
                      f"{executor_label(str(row['executor']), row['start_method'])} "
                      f"@{row['interpreter']}", str(row["workers"]),
                      f"{format_ratio(float(row['speedup']))}{flags}", interval])

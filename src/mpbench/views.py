@@ -106,8 +106,10 @@ def print_run_header(console: Console, results: Results) -> None:
 def print_interpreters(console: Console, results: Results) -> None:
     """The interpreters the run timed, when they are not just the one that ran mpbench."""
     interpreters = results.interpreters
-    if len(interpreters) == 1 and interpreters[0].version == results.machine.python_version:
-        return
+    machine = results.machine
+    if len(interpreters) == 1 and interpreters[0].version == machine.python_version and \
+            interpreters[0].free_threaded == ("free-threaded" in machine.python_build):
+        return  # the one that ran mpbench, which the machine line describes
     gil = results.options.matrix.gil
     forced = "" if gil is None else f"; free-threaded builds with PYTHON_GIL={gil}"
     described = "; ".join(

@@ -21,6 +21,7 @@ from mpbench.compare.significance import BASE, HEAD, Change, SignificanceTests
 from mpbench.compare.stats import SCENARIO_FACTS, ScenarioStats, scenario_stats
 from mpbench.errors import UsageError
 from mpbench.frame import to_frame
+from mpbench.interpreters import Interpreter
 from mpbench.model import Machine, RoundRecord
 from mpbench.storage import Results, read
 
@@ -48,13 +49,16 @@ class Measurements:
     frame: pd.DataFrame
     failures: Mapping[str, str] = field(default_factory=dict)
     rounds: tuple[RoundRecord, ...] = ()
+    interpreters: tuple[Interpreter, ...] = ()
+    gil: int | None = None  # the run's --gil
 
     @classmethod
     def from_results(cls, results: Results, side: str) -> Measurements:
         label = str(results.path) if results.path is not None else side
         return cls(label, results.machine, to_frame([results]),
                    {failure.scenario.id: failure.reason for failure in results.failures},
-                   tuple(results.rounds))
+                   tuple(results.rounds), tuple(results.interpreters),
+                   results.options.matrix.gil)
 
 
 @dataclass(frozen=True)
@@ -190,13 +194,21 @@ def compare_measurements(base: Measurements, head: Measurements, gate: Gate) -> 
 
 def across_interpreters(base: Measurements, head: Measurements
                         ) -> tuple[Measurements, Measurements, tuple[str, ...]]:
-    """Two runs each under one interpreter, and not the same one (3.11 before, 3.13 after):
-    their scenarios line up by id without the `@interpreter`, the way runs of two machines
-    do, and the interpreters count among the differences (so only speedups are gated).
-    Anything else is left as it is."""
+    """How the two runs' interpreters differ, as differences that make times incomparable (so
+    only speedups are gated): another patch release or build behind the same tag, another
+    `--gil`. Two runs each under one interpreter, and not the same one (3.11 before, 3.13
+    after), line their scenarios up by id without the `@interpreter`, the way runs of two
+    machines do."""
     tags = [list(dict.fromkeys(side.frame["interpreter"])) for side in (base, head)]
     if any(len(side) != 1 for side in tags) or tags[0] == tags[1]:
-        return base, head, ()
+        before = {item.tag: item for item in base.interpreters}
+        differences = tuple(
+            f"{item.tag}: {before[item.tag].version} ≠ {item.version}"
+            for item in head.interpreters if item.tag in before
+            and dataclasses.replace(before[item.tag], path=item.path) != item)
+        if base.gil != head.gil:
+            differences += (f"--gil: {base.gil} ≠ {head.gil}",)
+        return base, head, differences
 
     def bare(side: Measurements) -> Measurements:
         frame = side.frame.assign(scenario=side.frame["scenario"].str.rsplit("@", n=1).str[0])
