@@ -86,7 +86,8 @@ def _run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fake: FakeVisits, *,
     plan = synthetic.plan(["py_square"], ["pool_map", "threads"], [2])
     options = StoredOptions(MatrixOptions(profile="quick"), timeout=60.0, seed=3,
                             precision=precision, max_seconds=budget)
-    results = Results(machine=synthetic.machine(), options=options, plan=plan)
+    results = Results(machine=synthetic.machine(), options=options, plan=plan,
+                      interpreters=[synthetic.interpreter()])
     recorder = Recorder()
     run_rounds(results, RunSettings(options, probe_machine=False), tmp_path / "run.json",
                recorder)
