@@ -24,6 +24,7 @@ from mpbench.compare import (
     render_markdown,
     render_text,
 )
+from mpbench.compare.comparison import Status
 from mpbench.errors import MpbenchError, ResultsFileError, UsageError
 from mpbench.frame import to_frame
 from mpbench.model import Failure, Machine
@@ -421,3 +422,42 @@ def test_another_patch_release_or_gil_behind_the_same_tag_gates_speedups_only() 
     comparison = compare(base, head)
     assert comparison.differences == ("3.11: 3.11.7 ≠ 3.11.9", "--gil: None ≠ 1")
     assert all(item.time is None for item in comparison.scenarios)
+
+
+def _with_result(results: Results, value: str, *ids: str) -> Results:
+    """`results` with the kernel's recorded result of scenarios `ids` replaced by `value`."""
+    import pyperf
+
+    for index, bench in enumerate(results.benchmarks):
+        if bench.get_name() in ids:
+            results.benchmarks[index] = pyperf.Benchmark([
+                pyperf.Run(run.values, warmups=run.warmups, collect_metadata=False,
+                           metadata={**run.get_metadata(), "result": value})
+                for run in bench.get_runs()])
+    return results
+
+
+def test_a_kernel_wrong_when_split_trips_the_gate_with_both_values() -> None:
+    plan = synthetic.plan(["py_square"], ["pool_map"], [1, 2])
+    base = synthetic.results(plan, MODEL, seed=51, **QUICK)
+    head = _with_result(synthetic.results(plan, MODEL, seed=52, **QUICK), "999",
+                        "py_square/pool_map/w2/fork@3.11")
+    comparison = compare(base, head, parse_fail_on("none"))
+    first = comparison.scenarios[0]
+    assert (first.id, first.status, first.gates) == (
+        "py_square/pool_map/w2/fork@3.11", Status.WRONG_RESULT, ("result",))
+    assert first.reason == "computed 999, HEAD's serial run 12345"
+    assert comparison.exit_code == 1
+    assert render_text(comparison).startswith(
+        "FAIL: 1 regression beyond none: py_square/pool_map/w2/fork@3.11 computed 999, "
+        "HEAD's serial run 12345")
+
+
+def test_a_result_that_changed_since_base_trips_the_gate_even_if_consistent() -> None:
+    plan = synthetic.plan(["py_square"], ["pool_map"], [2])
+    base = synthetic.results(plan, MODEL, seed=53, **QUICK)
+    head = _with_result(synthetic.results(plan, MODEL, seed=54, **QUICK), "999",
+                        *(item.id for item in plan))
+    reasons = {item.id: item.reason for item in compare(base, head).trips}
+    assert reasons == {"py_square/serial/w1@3.11": "computed 999, BASE computed 12345",
+                       "py_square/pool_map/w2/fork@3.11": "computed 999, BASE computed 12345"}

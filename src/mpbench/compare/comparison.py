@@ -13,9 +13,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
+from mpbench.analysis import SERIAL
 from mpbench.compare.gates import Gate, parse_fail_on
 from mpbench.compare.significance import BASE, HEAD, Change, SignificanceTests
 from mpbench.compare.stats import SCENARIO_FACTS, ScenarioStats, scenario_stats
@@ -37,6 +39,7 @@ class Status(StrEnum):
     NEW = "new"
     MISSING = "missing"
     FAILED = "failed"  # measured in BASE, failed in HEAD: a broken kernel or executor
+    WRONG_RESULT = "wrong result"  # HEAD computed something else: broken, however fast
     NOT_COMPARABLE = "not comparable"
 
 
@@ -169,8 +172,12 @@ def compare_measurements(base: Measurements, head: Measurements, gate: Gate) -> 
     tests.add_speedups(comparable)
     changes = tests.changes(gate)
 
-    items = []
+    wrong = wrong_results(base.frame, head.frame)
+    items = [ScenarioComparison(sid, Status.WRONG_RESULT, reason, gates=("result",))
+             for sid, reason in wrong.items()]
     for sid in base_stats:
+        if sid in wrong:
+            continue
         if sid in head.failures:  # a change that breaks a scenario must not pass as "missing"
             items.append(ScenarioComparison(sid, Status.FAILED, _absence(head, HEAD, sid),
                                             gates=("failure",)))
@@ -182,7 +189,7 @@ def compare_measurements(base: Measurements, head: Measurements, gate: Gate) -> 
             items.append(_judged(sid, changes.get(("time", sid)), changes.get(("speedup", sid)),
                                  gate))
     items.extend(ScenarioComparison(sid, Status.NEW, _absence(base, BASE, sid))
-                 for sid in head_stats if sid not in base_stats)
+                 for sid in head_stats if sid not in base_stats and sid not in wrong)
     return Comparison(
         base=base.label, head=head.label, base_machine=base.machine, head_machine=head.machine,
         gate=gate, differences=differences, scenarios=tuple(sorted(items, key=_rank)),
@@ -216,6 +223,33 @@ def across_interpreters(base: Measurements, head: Measurements
         return dataclasses.replace(side, frame=frame, failures=failures)
 
     return bare(base), bare(head), (f"interpreter: {tags[0][0]} ≠ {tags[1][0]}",)
+
+
+def wrong_results(base: pd.DataFrame, head: pd.DataFrame) -> dict[str, str]:
+    """HEAD's scenarios whose result differs from HEAD's serial run of the same kernel under
+    the same interpreter, or from BASE's result for the same scenario and kernel source, with
+    both values: a kernel that is right serially but wrong when split passes no gate."""
+    mine, theirs = _results(head), _results(base)
+    serial = {(row["kernel"], row["interpreter"]): row["result"]
+              for row in mine.values() if row["executor"] == SERIAL}
+    wrong = {}
+    for sid, row in mine.items():
+        own = serial.get((row["kernel"], row["interpreter"]))
+        before = theirs.get(sid)
+        if row["executor"] != SERIAL and own is not None and row["result"] != own:
+            wrong[sid] = f"computed {row['result']}, HEAD's serial run {own}"
+        elif before is not None and before["kernel_hash"] == row["kernel_hash"] and \
+                before["size"] == row["size"] and before["result"] != row["result"]:
+            wrong[sid] = f"computed {row['result']}, BASE computed {before['result']}"
+    return wrong
+
+
+def _results(frame: pd.DataFrame) -> dict[str, dict[Any, Any]]:
+    """Per scenario with a recorded result: that result and what it depends on."""
+    columns = ["kernel", "interpreter", "executor", "kernel_hash", "size", "result"]
+    firsts = frame.groupby("scenario", sort=False)[columns].first()
+    return {str(sid): row for sid, row in firsts.to_dict("index").items()
+            if isinstance(row["result"], str)}
 
 
 def machine_differences(base: Machine, head: Machine) -> tuple[str, ...]:

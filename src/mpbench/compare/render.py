@@ -41,7 +41,7 @@ def headline(comparison: Comparison) -> str:
 
 
 def _trip_phrase(item: ScenarioComparison) -> str:
-    if "failure" in item.gates:
+    if "failure" in item.gates or "result" in item.gates:
         return f"{item.id} {item.reason}"
     busy = f" (⚠ timed on a busy machine: {' and '.join(item.contended)})" \
         if item.contended else ""
