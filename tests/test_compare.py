@@ -461,3 +461,29 @@ def test_a_result_that_changed_since_base_trips_the_gate_even_if_consistent() ->
     reasons = {item.id: item.reason for item in compare(base, head).trips}
     assert reasons == {"py_square/serial/w1@3.11": "computed 999, BASE computed 12345",
                        "py_square/pool_map/w2/fork@3.11": "computed 999, BASE computed 12345"}
+
+
+def test_comparing_nothing_fails_and_says_why() -> None:
+    plan = synthetic.plan(["py_square"], ["pool_map"], [1, 2])
+    changed = [dataclasses.replace(item, kernel_hash="edited") for item in plan]
+    base = synthetic.results(plan, MODEL, seed=61, **QUICK)
+    head = synthetic.results(changed, MODEL, seed=62, **QUICK)
+    comparison = compare(base, head)
+    assert comparison.exit_code == 1 and comparison.compared == []
+    reason = next(item.reason for item in comparison.scenarios)
+    assert render_text(comparison).splitlines()[0] == (
+        "FAIL: nothing compared: none of the 3 scenarios of BASE could be tested against HEAD "
+        f"(3× {reason})")
+    assert render_markdown(comparison).startswith("### ❌ mpbench: nothing compared")
+    assert json.loads(render_json(comparison))["failed"] is True
+
+
+def test_comparing_less_than_half_of_base_says_so_loudly() -> None:
+    plan = synthetic.plan(["py_square", "py_count"], ["pool_map"], [1, 2])
+    changed = [dataclasses.replace(item, kernel_hash="edited")
+               if item.kernel == "py_count" or item.workers == 2 else item for item in plan]
+    base = synthetic.results(plan, MODEL, seed=63, **QUICK)
+    head = synthetic.results(changed, MODEL, seed=64, **QUICK)
+    comparison = compare(base, head)
+    assert len(comparison.compared) == 2 and comparison.exit_code == 0
+    assert "; ⚠ only 2 of 6 BASE scenarios compared (3× kernel sourc" in render_text(comparison)

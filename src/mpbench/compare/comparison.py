@@ -138,9 +138,25 @@ class Comparison:
         return [item for item in self.scenarios if item.gates]
 
     @property
+    def compared(self) -> list[ScenarioComparison]:
+        """The scenarios that were compared and tested on both sides."""
+        return [item for item in self.scenarios
+                if item.status is Status.COMPARED and item.tested]
+
+    @property
+    def base_scenarios(self) -> int:
+        return sum(item.status is not Status.NEW for item in self.scenarios)
+
+    @property
+    def failed(self) -> bool:
+        """A gate tripped, or nothing could be compared at all (which proves nothing)."""
+        return bool(self.trips) or not self.compared
+
+    @property
     def exit_code(self) -> int:
-        """1 when a gate trips, else 0: what `mpbench compare` exits with."""
-        return 1 if self.trips else 0
+        """1 when a gate trips or nothing was compared, else 0: what `mpbench compare` exits
+        with."""
+        return 1 if self.failed else 0
 
 
 def compare_files(base: Path, head: Path, fail_on: Sequence[str] = ()) -> Comparison:

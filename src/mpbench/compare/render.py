@@ -26,7 +26,13 @@ def headline(comparison: Comparison) -> str:
     trips = comparison.trips
     skipped = ("; time gate skipped: different machines or interpreters"
                if comparison.differences and comparison.gate.time is not None else "")
-    compared = sum(item.status is Status.COMPARED for item in comparison.scenarios)
+    compared = len(comparison.compared)
+    if not compared:
+        return (f"nothing compared: none of the {plural(comparison.base_scenarios, 'scenario')} "
+                f"of BASE could be tested against HEAD ({_why_not(comparison)})")
+    if compared < comparison.base_scenarios / 2:
+        skipped += (f"; ⚠ only {compared} of {comparison.base_scenarios} BASE scenarios "
+                    f"compared ({_why_not(comparison)})")
     if trips:
         shown = ", ".join(_trip_phrase(item) for item in trips[:3])
         more = f" and {len(trips) - 3} more" if len(trips) > 3 else ""
@@ -38,6 +44,17 @@ def headline(comparison: Comparison) -> str:
         return f"no gate set; {plural(compared, 'scenario')} compared{better}"
     return (f"no regression beyond {comparison.gate.describe()} in "
             f"{plural(compared, 'scenario')}{better}{skipped}")
+
+
+def _why_not(comparison: Comparison) -> str:
+    """The distinct reasons scenarios went uncompared, most frequent first, at most three."""
+    reasons: dict[str, int] = {}
+    for item in comparison.scenarios:
+        if item not in comparison.compared and item.status is not Status.NEW:
+            reason = item.reason or str(item.status)
+            reasons[reason] = reasons.get(reason, 0) + 1
+    ranked = sorted(reasons, key=lambda reason: -reasons[reason])
+    return "; ".join(f"{reasons[reason]}× {reason}" for reason in ranked[:3])
 
 
 def _trip_phrase(item: ScenarioComparison) -> str:
@@ -107,7 +124,7 @@ def render_text(comparison: Comparison) -> str:
     table = changes_table(comparison.scenarios)
     rows = [table.columns, *table.rows]
     widths = [max(len(visible(row[index])) for row in rows) for index in range(len(rows[0]))]
-    lines = [("FAIL: " if comparison.trips else "OK: ") + headline(comparison),
+    lines = [("FAIL: " if comparison.failed else "OK: ") + headline(comparison),
              *_context(comparison), ""]
     lines += ["  ".join(visible(cell).ljust(width) for cell, width in
                         zip(row, widths, strict=True)).rstrip() for row in rows]
@@ -123,7 +140,7 @@ def render_markdown(comparison: Comparison) -> str:
 
     changed = [item for item in comparison.scenarios if not item.unchanged]
     same = [item for item in comparison.scenarios if item.unchanged]
-    lines = [f"### {'❌' if comparison.trips else '✅'} mpbench: "
+    lines = [f"### {'❌' if comparison.failed else '✅'} mpbench: "
              f"{markdown_escape(headline(comparison))}", ""]
     lines += [f"- {markdown_escape(line)}" for line in _context(comparison)] + [""]
     if changed:
@@ -142,7 +159,7 @@ def render_json(comparison: Comparison) -> str:
                 for name, value in vars(item).items()} | {"contended": list(item.contended)}
 
     data = {
-        "verdict": headline(comparison), "failed": bool(comparison.trips),
+        "verdict": headline(comparison), "failed": comparison.failed,
         "base": comparison.base, "head": comparison.head,
         "gate": {"time": comparison.gate.time, "speedup": comparison.gate.speedup},
         "same_machine": comparison.same_machine, "differences": list(comparison.differences),
