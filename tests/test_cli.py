@@ -53,6 +53,7 @@ def test_list_with_selection(capsys: pytest.CaptureFixture[str]) -> None:
     (["list", "--gil", "1"], f"error: --gil 1 applies to free-threaded builds, and {TAG} is "
                              "none; add one with --python"),
     (["list", "--gil", "2"], "error: argument --gil: invalid choice: 2"),
+
     (["list", "--workers", "0"],
      "error: --workers '0': each count must be a whole number from 1 to 64 (this machine's "
      "limit), e.g. --workers 1,2,4 or --workers auto\n"),
@@ -121,3 +122,14 @@ def test_an_interpreter_older_than_supported_is_refused(capsys: pytest.CaptureFi
     code, out, err = run_cli(capsys, "list", "--python", str(fake))
     assert (code, out) == (2, "")
     assert err == f"error: --python {fake} is Python 3.8.10; mpbench needs 3.11 or newer\n"
+
+
+def test_resume_refuses_kernels_or_a_machine_name_it_would_not_use(
+        capsys: pytest.CaptureFixture[str], golden_2cpu: Path, tmp_path: Path) -> None:
+    code, _, err = run_cli(capsys, "run", "--resume", str(golden_2cpu), "--benchmarks",
+                           str(tmp_path))
+    assert code == 2 and err == (f"error: {golden_2cpu} was run with the kernels in /benchmarks; "
+                                 "--resume goes on with them, so drop --benchmarks\n")
+    code, _, err = run_cli(capsys, "run", "--resume", str(golden_2cpu), "--machine", "box")
+    assert code == 2 and err == (f"error: {golden_2cpu} was run as machine 'golden-2cpu'; "
+                                 "--resume keeps that name, so drop --machine\n")

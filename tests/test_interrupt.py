@@ -30,8 +30,11 @@ def measured(path: Path) -> int:
         return 0
 
 
-@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
-def test_interrupted_run_keeps_what_finished_and_resumes(tmp_path: Path, signum: int) -> None:
+@pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 130),
+                                             (signal.SIGHUP, 129)])
+def test_interrupted_run_keeps_what_finished_and_resumes(tmp_path: Path, signum: int,
+                                                         code: int) -> None:
+    """Ctrl-C, SIGTERM, and SIGHUP (a closed terminal) all keep what finished."""
     output = tmp_path / "run.json"
     before = live_children()
     process = subprocess.Popen([*RUN, "-o", str(output)], stdout=subprocess.PIPE,
@@ -42,7 +45,7 @@ def test_interrupted_run_keeps_what_finished_and_resumes(tmp_path: Path, signum:
     assert measured(output) >= 2, "the run never saved two scenarios"
     process.send_signal(signum)
     _, err = process.communicate(timeout=30)
-    assert process.returncode == 130
+    assert process.returncode == code
     assert f"scenarios have all their rounds in {output}; `mpbench run --resume {output}` runs " \
         "the rest" in err
     assert_no_process_left(before)

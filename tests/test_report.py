@@ -113,3 +113,14 @@ def test_report_and_export_errors(capsys: pytest.CaptureFixture[str],
     assert (code, out) == (2, "")
     assert err.startswith(message) and err.count("\n") == 1
     assert list(tmp_path.iterdir()) == []  # nothing written
+
+
+def test_the_markdown_title_is_escaped_too(tmp_path: Path) -> None:
+    import synthetic
+
+    plan = synthetic.plan(["py_square"], ["pool_map"], [1, 2])
+    hostile = synthetic.results(plan, synthetic.amdahl(0.2, 0.05),
+                                the_machine=synthetic.machine(name="<b>box</b>\x1b[31m"))
+    path = synthetic.write(hostile, tmp_path / "hostile.json")
+    title = markdown.render(build(path), "files").splitlines()[0]
+    assert title == "# mpbench report: \\<b\\>box\\</b\\>\\\\x1b\\[31m"  # shown, inert

@@ -303,14 +303,15 @@ def _run(args: argparse.Namespace, console: Console) -> int:
         console.print(text, style="dim", markup=False)
 
     machine = collect_machine(args.machine)
-    # SIGTERM stops a run the way Ctrl-C does: finished visits are already saved, and an
-    # environment being made is left unfinished, to be made again.
-    previous_handler = signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
+    # SIGTERM and SIGHUP stop a run the way Ctrl-C does: finished visits are already saved,
+    # and an environment being made is left unfinished, to be made again.
+    previous = {signum: signal.signal(signum, _raise_stopped) for signum in STOPPED_BY}
     try:
         if args.resume:
             from mpbench.storage import read
 
             results = read(args.resume)
+            _check_resume_keeps(args, results)
             planned = {scenario.kernel: None for scenario in results.plan}
             runs.prepare_resume(results, _given_options(args, planned, machine.usable_cpus),
                                 _resume_settings(args), machine)
@@ -324,11 +325,12 @@ def _run(args: argparse.Namespace, console: Console) -> int:
         try:
             with ProgressView(console, results) as view:
                 runs.measure(results, destination, view, pythons)
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as stop:
             _report_interrupt(results)
-            return 130
+            return STOPPED_BY.get(stop.signum, 130) if isinstance(stop, Stopped) else 130
     finally:
-        signal.signal(signal.SIGTERM, previous_handler)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
     analysed = _analysed(results)
     print_results(console, results, analysed)
     wrong = 0 if analysed is None else int(analysed[1]["wrong_result"].sum())
@@ -337,6 +339,19 @@ def _run(args: argparse.Namespace, console: Console) -> int:
                       f"{wrong} computed a wrong result[/red]")
     console.print(f"results saved to {results.path}", markup=False, soft_wrap=True)
     return 1 if results.failures or wrong else 0
+
+
+def _check_resume_keeps(args: argparse.Namespace, results: Results) -> None:
+    """--benchmarks and --machine may be repeated on --resume, not changed: the file goes on
+    with its own kernels and its machine's name."""
+    folders = {str(Path(scenario.kernel_file).parent) for scenario in results.plan}
+    if args.benchmarks is not None and {str(args.benchmarks.resolve())} != folders:
+        raise UsageError(f"{args.resume} was run with the kernels in "
+                         f"{', '.join(sorted(folders))}; --resume goes on with them, so drop "
+                         "--benchmarks")
+    if args.machine is not None and args.machine != results.machine.name:
+        raise UsageError(f"{args.resume} was run as machine {results.machine.name!r}; --resume "
+                         "keeps that name, so drop --machine")
 
 
 def _resume_settings(args: argparse.Namespace) -> dict[str, Any]:
@@ -359,8 +374,20 @@ def _analysed(results: Results) -> tuple[pd.DataFrame, pd.DataFrame] | None:
     return frame, summarize(frame)
 
 
-def _raise_keyboard_interrupt(signum: int, frame: FrameType | None) -> None:
-    raise KeyboardInterrupt
+class Stopped(KeyboardInterrupt):
+    """SIGTERM or SIGHUP (a closed terminal, a dropped ssh): stop the way Ctrl-C does."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+def _raise_stopped(signum: int, frame: FrameType | None) -> None:
+    raise Stopped(signum)
+
+
+# How a stopped run exits: 130 for Ctrl-C and SIGTERM (as before), 129 for SIGHUP (128 + 1).
+STOPPED_BY: dict[int, int] = {signal.SIGTERM: 130, signal.SIGHUP: 129}
 
 
 def _report_interrupt(results: Results) -> None:

@@ -12,7 +12,7 @@ from mpbench.tables import Table, markdown_escape, markdown_table
 
 def render(report: Report, images: str) -> str:
     """The page; `images` is the folder, relative to the page, that holds the plot files."""
-    lines = [f"# {report.title}", "", f"_Generated {report.generated}._", ""]
+    lines = [f"# {markdown_escape(report.title)}", "", f"_Generated {report.generated}._", ""]
     lines += _table(report.machines)
     for section in report.sections:
         lines += [f"## {markdown_escape(section.label)}", "", "**GIL verdicts**", ""]
