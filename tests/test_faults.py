@@ -134,3 +134,16 @@ def test_an_executor_that_computes_another_result_is_flagged(
         in out
     assert "wrong result impure/threads" not in out
     assert "0 of 3 scenarios failed, 1 computed a wrong result" in out
+
+
+def test_a_visit_s_output_is_read_from_both_ends_only(tmp_path: Path) -> None:
+    """A kernel that prints without end must not fill the orchestrator's memory; the failure
+    line at the end is still found."""
+    from mpbench.runner import bounded_text, failure_reason
+
+    with (tmp_path / "log.txt").open("w+b") as log:
+        log.write(b"start\n" + b"x" * 5000 + b"\nmpbench-failure: ValueError: at the end\n")
+        text = bounded_text(log, limit=100)
+    assert text.startswith("start\n") and len(text) < 300
+    assert "bytes of output left out" in text
+    assert failure_reason(text, 1) == "ValueError: at the end"

@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
+import os
 import subprocess
 import sys
 import tempfile
@@ -25,7 +26,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import IO, Protocol
 
 import numpy as np
 import pyperf
@@ -45,6 +46,7 @@ from mpbench.sessions import kill_group, session
 from mpbench.storage import Results, save
 
 REASON_LIMIT = 300  # characters of a failure reason kept in the results file
+LOG_LIMIT = 1 << 20  # bytes read from each end of a visit's output, to find its failure
 PROBE_WINDOW_SECONDS = 0.1  # each of the four windows of the per-round machine probe
 PROBE_TIMEOUT_SECONDS = 30.0
 PROBE_INTERVAL_SECONDS = 10.0
@@ -139,8 +141,7 @@ def run_visit(visit: Visit, settings: RunSettings) -> Outcome:
                     returncode = process.wait()
                 finally:
                     deadline.cancel()
-            log.seek(0)
-            log_text = log.read().decode(errors="replace")
+            log_text = bounded_text(log)
         wall = time.monotonic() - started
         if timed_out.is_set():
             reason = f"timed out after {timeout:g} s"
@@ -159,6 +160,20 @@ def _expire(process: subprocess.Popen[bytes], timed_out: threading.Event) -> Non
     if process.poll() is None:
         timed_out.set()
         kill_group(process)
+
+
+def bounded_text(log: IO[bytes], limit: int = LOG_LIMIT) -> str:
+    """The start and the end of a visit's output, at most `limit` bytes of each: a kernel that
+    prints gigabytes must not fill the orchestrator's memory, and the reason is at an end."""
+    size = log.seek(0, os.SEEK_END)
+    log.seek(0)
+    if size <= 2 * limit:
+        return log.read().decode(errors="replace")
+    head = log.read(limit)
+    log.seek(size - limit)
+    tail = log.read(limit)
+    return (f"{head.decode(errors='replace')}\n… {size - 2 * limit} bytes of output left out "
+            f"…\n{tail.decode(errors='replace')}")
 
 
 def failure_reason(log: str, returncode: int) -> str:
