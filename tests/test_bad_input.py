@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 from pathlib import Path
 
@@ -20,6 +21,16 @@ def _without_workers() -> bytes:
     return json.dumps(data).encode()
 
 
+def _damaged_gzip() -> bytes:
+    """A real results file, gzipped, with bytes in the middle of its compressed stream broken."""
+    packed = bytearray(gzip.compress((DATA / "golden-2cpu.json").read_bytes()))
+    middle = len(packed) // 2
+    packed[middle:middle + 16] = bytes(16)
+    return bytes(packed)
+
+
+BOMB_LIMIT = 1 << 20  # the cap the fixture sets for bomb.json.gz, instead of the real 256 MiB
+
 BAD_FILES: dict[str, bytes | None] = {
     "missing.json": None,
     "empty.json": b"",
@@ -29,6 +40,9 @@ BAD_FILES: dict[str, bytes | None] = {
     "pyperf-only.json": b'{"version": "1.0", "benchmarks": [{"runs": [{"values": [1.0]}], '
                         b'"metadata": {"name": "x", "unit": "second"}}]}',
     "no-axes.json": _without_workers(),
+    "damaged.json.gz": _damaged_gzip(),
+    "deep.json": b"[" * 200_000,
+    "bomb.json.gz": gzip.compress(b" " * (2 * BOMB_LIMIT)),
     "folder": b"",  # made a directory below
     "unreadable.json": b"{}",  # made unreadable below (root may read anything, so simulated)
 }
@@ -52,15 +66,17 @@ def bad_file(request: pytest.FixtureRequest, tmp_path: Path,
         path.mkdir()
     elif content is not None:
         path.write_bytes(content)
+    if name == "bomb.json.gz":
+        monkeypatch.setattr(mpbench.storage, "MAX_RESULTS_BYTES", BOMB_LIMIT)
     if name == "unreadable.json":
-        original = mpbench.storage._open_text
+        original = mpbench.storage._open
 
         def refuse(target: Path):  # type: ignore[no-untyped-def]
             if target == path:
                 raise PermissionError(13, "Permission denied")
             return original(target)
 
-        monkeypatch.setattr(mpbench.storage, "_open_text", refuse)
+        monkeypatch.setattr(mpbench.storage, "_open", refuse)
     return path
 
 
@@ -93,6 +109,8 @@ def test_the_reasons_say_what_is_wrong(capsys: pytest.CaptureFixture[str],
                             "run`",
         "no-axes.json": "is damaged: benchmark 'py_square/serial/w1@3.11' has no valid 'workers'",
         "folder": "is a folder; give one of the results files in it",
+        "damaged.json.gz": "is not a text JSON file, or its compression is damaged",
+        "deep.json": "nests JSON too deeply to be a results file",
     }
     for name, reason in expected.items():
         path = tmp_path / name

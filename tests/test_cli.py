@@ -133,3 +133,23 @@ def test_resume_refuses_kernels_or_a_machine_name_it_would_not_use(
     code, _, err = run_cli(capsys, "run", "--resume", str(golden_2cpu), "--machine", "box")
     assert code == 2 and err == (f"error: {golden_2cpu} was run as machine 'golden-2cpu'; "
                                  "--resume keeps that name, so drop --machine\n")
+
+
+@pytest.mark.parametrize(("source", "message"), [
+    ("import sys\nsys.exit(3)\n",
+     " called sys.exit(3) while being imported; a kernel file should only define kernels"),
+    ("from mpbench import kernel\n\n@kernel(size=2**63)\ndef big(start, stop):\n    return 0\n",
+     ": @kernel(size=...) must be a whole number from 1 to 2**62, got 9223372036854775808"),
+])
+def test_a_bad_kernel_file_is_one_error_line(capsys: pytest.CaptureFixture[str], tmp_path: Path,
+                                             source: str, message: str) -> None:
+    (tmp_path / "bm_bad.py").write_text(source)
+    code, out, err = run_cli(capsys, "list", "--benchmarks", str(tmp_path))
+    assert (code, out) == (2, "")
+    assert err == f"error: {tmp_path / 'bm_bad.py'}{message}\n"
+
+
+def test_a_size_beyond_what_a_run_can_hold_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run_cli(capsys, "list", "--size", "100000000000000000000")
+    assert code == 2
+    assert err.startswith("error: argument --size: expected at most 2**62")

@@ -31,6 +31,7 @@ from mpbench.matrix import (
     parse_names,
     parse_workers,
 )
+from mpbench.model import MAX_SIZE
 from mpbench.options import DEFAULT_TIMEOUT, MAX_SECONDS, RunOptions
 
 if TYPE_CHECKING:
@@ -49,6 +50,14 @@ def _positive_int(text: str) -> int:
     if not is_whole_number(text.strip()) or int(text) < 1:
         raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {text!r}")
     return int(text)
+
+
+def _size(text: str) -> int:
+    size = _positive_int(text)
+    if size > MAX_SIZE:
+        raise argparse.ArgumentTypeError(f"expected at most 2**62 (a range every figure of the "
+                                         f"run can hold), got {text!r}")
+    return size
 
 
 def _positive_seconds(text: str) -> float:
@@ -112,7 +121,7 @@ def _matrix_arguments() -> _Parser:
     group.add_argument("--profile", choices=list(PROFILES),
                        help="how long to measure: "
                             + "; ".join(f"{p.name}: {p.summary}" for p in PROFILES.values()))
-    group.add_argument("--size", type=_positive_int, metavar="N",
+    group.add_argument("--size", type=_size, metavar="N",
                        help="range size for every kernel (default: each kernel's own)")
     group.add_argument("--tasks-per-worker", type=_positive_int, metavar="N",
                        help=f"pieces of work per worker (default: {DEFAULT_TASKS_PER_WORKER})")

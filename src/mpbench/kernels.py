@@ -20,7 +20,7 @@ from pathlib import Path
 from types import ModuleType
 
 from mpbench.errors import KernelDefinitionError
-from mpbench.model import KernelFunc, KernelSpec
+from mpbench.model import MAX_SIZE, KernelFunc, KernelSpec
 
 RESULT_MODULUS = 2**64
 _SIZE_ATTRIBUTE = "__mpbench_size__"
@@ -32,8 +32,9 @@ _CHECKOUT_BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 
 def kernel(*, size: int) -> Callable[[KernelFunc], KernelFunc]:
     """Mark `func(start, stop) -> int` as a kernel whose default range is `[0, size)`."""
-    if not isinstance(size, int) or isinstance(size, bool) or size < 1:
-        raise KernelDefinitionError(f"@kernel(size=...) must be a positive integer, got {size!r}")
+    if not isinstance(size, int) or isinstance(size, bool) or not 1 <= size <= MAX_SIZE:
+        raise KernelDefinitionError(f"@kernel(size=...) must be a whole number from 1 to 2**62, "
+                                    f"got {size!r}")
 
     def mark(func: KernelFunc) -> KernelFunc:
         setattr(func, _SIZE_ATTRIBUTE, size)
@@ -123,8 +124,14 @@ def _import_file(path: Path) -> ModuleType:
         )
     try:
         return importlib.import_module(path.stem)
-    except KernelDefinitionError:
-        raise
+    except KernelDefinitionError as exc:  # from @kernel itself: name the file
+        message = str(exc)
+        raise KernelDefinitionError(message if message.startswith(str(path)) else
+                                    f"{path}: {message}") from None
+    except SystemExit as exc:
+        raise KernelDefinitionError(
+            f"{path} called sys.exit({exc.code!r}) while being imported; a kernel file should "
+            "only define kernels") from None
     except Exception as exc:
         raise KernelDefinitionError(
             f"{path} failed to import: {type(exc).__name__}: {exc}"

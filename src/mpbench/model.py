@@ -18,6 +18,9 @@ from mpbench.errors import ResultsFileError
 
 KernelFunc = Callable[[int, int], int]
 MetadataValue = str | int | float
+# The largest range a kernel may cover: every figure of a run must fit the frame's 64-bit
+# integers, with room to spare.
+MAX_SIZE = 2**62
 FAILURE_MARKER = "mpbench-failure:"  # prefix of the one line a failing worker leaves on stderr
 # Run metadata of a paired visit: the serial baseline's time before or after each timed value.
 BASELINE_VALUES = "baseline_values"

@@ -20,19 +20,23 @@ import io
 import json
 import os
 import secrets
+import zlib
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import Any, BinaryIO
 
 import pyperf
 
 from mpbench.errors import ResultsFileError
 from mpbench.interpreters import Interpreter
-from mpbench.model import Failure, Machine, RoundRecord, Scenario, Unsupported
+from mpbench.model import MAX_SIZE, Failure, Machine, RoundRecord, Scenario, Unsupported
 from mpbench.options import StoredOptions
 from mpbench.schedule import unfinished
 
+# Bytes of JSON read at most (after decompression): a long rigorous run of a big matrix makes
+# a few MiB, so this is far beyond any results file, and a gzip bomb stops here.
+MAX_RESULTS_BYTES = 256 << 20
 FORMAT_VERSION = 3  # 2: rounds of visits, paired baselines, typed options; 3: interpreters
 SECTION = "mpbench"
 RESULTS_DIR = Path("results")
@@ -220,7 +224,7 @@ def _check_axes(bench: pyperf.Benchmark) -> None:
         for name, kind in _AXES.items():
             value = metadata.get(name)
             if not isinstance(value, kind) or isinstance(value, bool) or (
-                    isinstance(value, int) and value < 1) or value == "":
+                    isinstance(value, int) and not 1 <= value <= MAX_SIZE) or value == "":
                 raise ResultsFileError(f"benchmark {bench.get_name()!r} has no valid {name!r}")
         if not isinstance(metadata.get("start_method", ""), str):
             raise ResultsFileError(f"benchmark {bench.get_name()!r} has no valid 'start_method'")
@@ -239,14 +243,22 @@ def _read_json(path: Path) -> Any:
     if path.is_dir():
         raise ResultsFileError(f"{path} is a folder; give one of the results files in it")
     try:
-        with _open_text(path) as stream:
-            return json.load(stream)
+        with _open(path) as stream:
+            raw = stream.read(MAX_RESULTS_BYTES + 1)
+        if len(raw) > MAX_RESULTS_BYTES:
+            raise ResultsFileError(
+                f"{path} holds more than {MAX_RESULTS_BYTES >> 20} MiB of JSON, far more than "
+                "any results file; it is not one")
+        return json.loads(raw.decode("utf-8"))
     except FileNotFoundError:
         raise ResultsFileError(f"{path} does not exist") from None
     except PermissionError:
         raise ResultsFileError(f"{path} cannot be read: permission denied") from None
-    except (UnicodeDecodeError, gzip.BadGzipFile, EOFError) as exc:
-        raise ResultsFileError(f"{path} is not a text JSON file ({exc})") from None
+    except (UnicodeDecodeError, gzip.BadGzipFile, EOFError, zlib.error) as exc:
+        raise ResultsFileError(f"{path} is not a text JSON file, or its compression is "
+                               f"damaged ({exc})") from None
+    except RecursionError:
+        raise ResultsFileError(f"{path} nests JSON too deeply to be a results file") from None
     except json.JSONDecodeError as exc:
         what = "is empty" if not exc.doc.strip() else \
             f"is not valid JSON ({exc.msg} at line {exc.lineno})"
@@ -256,7 +268,8 @@ def _read_json(path: Path) -> Any:
         raise ResultsFileError(f"{path} cannot be read: {exc.strerror or exc}") from None
 
 
-def _open_text(path: Path) -> IO[str]:
+def _open(path: Path) -> BinaryIO:
+    """The file's bytes, decompressed as they are read when it is gzipped."""
     if path.name.endswith(".gz"):
-        return gzip.open(path, "rt", encoding="utf-8")
-    return path.open(encoding="utf-8")
+        return gzip.GzipFile(path, "rb")  # type: ignore[return-value]  # a BinaryIO in all but name
+    return path.open("rb")
