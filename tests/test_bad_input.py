@@ -21,6 +21,13 @@ def _without_workers() -> bytes:
     return json.dumps(data).encode()
 
 
+def _with_huge_time() -> bytes:
+    """A real results file in which one timed value became 1e308 seconds."""
+    data = json.loads((DATA / "golden-2cpu.json").read_text())
+    data["benchmarks"][1]["runs"][0]["values"][0] = 1e308
+    return json.dumps(data).encode()
+
+
 def _damaged_gzip() -> bytes:
     """A real results file, gzipped, with bytes in the middle of its compressed stream broken."""
     packed = bytearray(gzip.compress((DATA / "golden-2cpu.json").read_bytes()))
@@ -42,6 +49,7 @@ BAD_FILES: dict[str, bytes | None] = {
     "no-axes.json": _without_workers(),
     "damaged.json.gz": _damaged_gzip(),
     "deep.json": b"[" * 200_000,
+    "huge-time.json": _with_huge_time(),
     "bomb.json.gz": gzip.compress(b" " * (2 * BOMB_LIMIT)),
     "folder": b"",  # made a directory below
     "unreadable.json": b"{}",  # made unreadable below (root may read anything, so simulated)
@@ -111,6 +119,8 @@ def test_the_reasons_say_what_is_wrong(capsys: pytest.CaptureFixture[str],
         "folder": "is a folder; give one of the results files in it",
         "damaged.json.gz": "is not a text JSON file, or its compression is damaged",
         "deep.json": "nests JSON too deeply to be a results file",
+        "huge-time.json": "is damaged: benchmark 'py_square/threads/w1@3.11' has a time that is "
+                          "not a number of seconds above 0 and at most 604800",
     }
     for name, reason in expected.items():
         path = tmp_path / name

@@ -31,8 +31,8 @@ from mpbench.matrix import (
     parse_names,
     parse_workers,
 )
-from mpbench.model import MAX_SIZE
-from mpbench.options import DEFAULT_TIMEOUT, MAX_SECONDS, RunOptions
+from mpbench.model import MAX_SECONDS, MAX_SIZE
+from mpbench.options import DEFAULT_TIMEOUT, RunOptions
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import signal
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ MetadataValue = str | int | float
 # The largest range a kernel may cover: every figure of a run must fit the frame's 64-bit
 # integers, with room to spare.
 MAX_SIZE = 2**62
+MAX_SECONDS = 7 * 24 * 3600.0  # a week: the longest time or timeout mpbench takes as real
 FAILURE_MARKER = "mpbench-failure:"  # prefix of the one line a failing worker leaves on stderr
 # Run metadata of a paired visit: the serial baseline's time before or after each timed value.
 BASELINE_VALUES = "baseline_values"
@@ -42,7 +44,8 @@ def paired_baseline(metadata: Mapping[str, object], values: Sequence[float]) -> 
         numbers = [float(item) for item in text.split()]
     except ValueError:
         return None
-    if len(numbers) != len(values) or not all(number > 0 for number in numbers):
+    if len(numbers) != len(values) or not all(
+            math.isfinite(number) and 0 < number <= MAX_SECONDS for number in numbers):
         return None
     return numbers
 

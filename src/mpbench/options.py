@@ -17,10 +17,9 @@ from typing import Any
 
 from mpbench.errors import ResultsFileError, UsageError
 from mpbench.matrix import PROFILES, MatrixOptions
-from mpbench.model import Profile
+from mpbench.model import MAX_SECONDS, Profile
 
 DEFAULT_TIMEOUT = 300.0
-MAX_SECONDS = 7 * 24 * 3600.0  # a week: beyond it a timer overflows
 
 
 @dataclass(frozen=True)

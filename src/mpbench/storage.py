@@ -18,6 +18,7 @@ import datetime as dt
 import gzip
 import io
 import json
+import math
 import os
 import secrets
 import zlib
@@ -30,7 +31,15 @@ import pyperf
 
 from mpbench.errors import ResultsFileError
 from mpbench.interpreters import Interpreter
-from mpbench.model import MAX_SIZE, Failure, Machine, RoundRecord, Scenario, Unsupported
+from mpbench.model import (
+    MAX_SECONDS,
+    MAX_SIZE,
+    Failure,
+    Machine,
+    RoundRecord,
+    Scenario,
+    Unsupported,
+)
 from mpbench.options import StoredOptions
 from mpbench.schedule import unfinished
 
@@ -228,6 +237,9 @@ def _check_axes(bench: pyperf.Benchmark) -> None:
                 raise ResultsFileError(f"benchmark {bench.get_name()!r} has no valid {name!r}")
         if not isinstance(metadata.get("start_method", ""), str):
             raise ResultsFileError(f"benchmark {bench.get_name()!r} has no valid 'start_method'")
+        if not all(math.isfinite(value) and 0 < value <= MAX_SECONDS for value in run.values):
+            raise ResultsFileError(f"benchmark {bench.get_name()!r} has a time that is not a "
+                                   f"number of seconds above 0 and at most {MAX_SECONDS:g}")
         visit_round = metadata.get("round")
         if not isinstance(visit_round, int) or isinstance(visit_round, bool) or visit_round < 0:
             raise ResultsFileError(f"benchmark {bench.get_name()!r} has a run without its 'round'")
