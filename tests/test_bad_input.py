@@ -28,6 +28,12 @@ def _with_huge_time() -> bytes:
     return json.dumps(data).encode()
 
 
+def _with_matrix_of_the_wrong_type() -> bytes:
+    data = json.loads((DATA / "golden-2cpu.json").read_text())
+    data["mpbench"]["options"]["matrix"] = 5
+    return json.dumps(data).encode()
+
+
 def _damaged_gzip() -> bytes:
     """A real results file, gzipped, with bytes in the middle of its compressed stream broken."""
     packed = bytearray(gzip.compress((DATA / "golden-2cpu.json").read_bytes()))
@@ -50,6 +56,7 @@ BAD_FILES: dict[str, bytes | None] = {
     "damaged.json.gz": _damaged_gzip(),
     "deep.json": b"[" * 200_000,
     "huge-time.json": _with_huge_time(),
+    "matrix-number.json": _with_matrix_of_the_wrong_type(),
     "bomb.json.gz": gzip.compress(b" " * (2 * BOMB_LIMIT)),
     "folder": b"",  # made a directory below
     "unreadable.json": b"{}",  # made unreadable below (root may read anything, so simulated)
@@ -119,6 +126,8 @@ def test_the_reasons_say_what_is_wrong(capsys: pytest.CaptureFixture[str],
         "folder": "is a folder; give one of the results files in it",
         "damaged.json.gz": "is not a text JSON file, or its compression is damaged",
         "deep.json": "nests JSON too deeply to be a results file",
+        "matrix-number.json": "is damaged: the run's options: 'matrix' is missing or not an "
+                              "object",
         "huge-time.json": "is damaged: benchmark 'py_square/threads/w1@3.11' has a time that is "
                           "not a number of seconds above 0 and at most 604800",
     }

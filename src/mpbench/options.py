@@ -119,7 +119,7 @@ _MATRIX_LISTS: dict[str, type] = {"kernels": str, "executors": str, "workers": i
 
 def _matrix_from(data: Any) -> MatrixOptions:
     if not isinstance(data, Mapping):
-        raise ResultsFileError("the run's options: 'matrix' is missing")
+        raise ResultsFileError("the run's options: 'matrix' is missing or not an object")
     expected = {item.name for item in dataclasses.fields(MatrixOptions)}
     if set(data) != expected:
         raise ResultsFileError("the run's options: 'matrix' has missing or unknown fields")
