@@ -11,11 +11,12 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 from collections.abc import Sequence
 
 from mpbench.environments import Environment
 from mpbench.errors import UsageError
-from mpbench.executors import InterpreterPool
+from mpbench.executors import InterpreterPool, interpreter_pool_class
 from mpbench.interpreters import Interpreter
 from mpbench.model import Scenario, Unsupported
 
@@ -28,6 +29,13 @@ def unsupported(plan: Sequence[Scenario], interpreter: Interpreter,
     mine = [scenario for scenario in plan if scenario.interpreter == interpreter.tag]
     if not mine:
         return []
+    if environment.python == sys.executable:
+        # Planning already imported every kernel here; only subinterpreters may need asking.
+        pool = interpreter_pool_class()
+        wants_pool = any(scenario.executor == InterpreterPool.name for scenario in mine)
+        if isinstance(pool, str) or not wants_pool:
+            return [Unsupported(scenario, pool) for scenario in mine
+                    if scenario.executor == InterpreterPool.name and isinstance(pool, str)]
     answer = _ask(interpreter, environment, mine)
     marked = []
     for scenario in mine:
