@@ -23,7 +23,7 @@ from matplotlib.figure import Figure
 
 from mpbench.analysis import SERIAL, THREAD_EXECUTORS, amdahl_speedup
 from mpbench.frame import same_series
-from mpbench.tables import executor_label
+from mpbench.tables import executor_label, several_interpreters
 
 PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2",
            "#7f7f7f", "#bcbd22", "#17becf"]
@@ -59,7 +59,7 @@ def _curves(summary: pd.DataFrame) -> list[Curve]:
     """A curve for each interpreter, executor and start method, serial left out; interpreters
     are named when there are several, so their curves overlay like machines'."""
     parallel = summary[summary["executor"] != SERIAL]
-    several = parallel["interpreter"].nunique() > 1
+    several = several_interpreters(parallel)
     return [
         Curve(executor_label(str(executor), start_method) + (f" @{tag}" if several else ""),
               executor in THREAD_EXECUTORS, group.sort_values("workers"))

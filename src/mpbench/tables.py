@@ -119,11 +119,13 @@ def file_labels(all_results: Sequence[Results]) -> dict[str, str]:
             for results, name in zip(all_results, names, strict=True)}
 
 
-def _interpreters(results: Results) -> str:
+def describe_interpreters(results: Results, paths: bool = False) -> str:
+    """`3.13t (cpython 3.13.15, free-threaded); 3.13 (cpython 3.13.15)`, and `--gil` if set."""
     gil = results.options.matrix.gil
     forced = "" if gil is None else f"; PYTHON_GIL={gil} for free-threaded builds"
-    return ", ".join(f"{item.tag} ({item.implementation} {item.version}"
-                     f"{', free-threaded' if item.free_threaded else ''})"
+    return "; ".join(f"{item.tag} ({item.implementation} {item.version}"
+                     f"{', free-threaded' if item.free_threaded else ''}"
+                     f"{f', {item.path}' if paths else ''})"
                      for item in results.interpreters) + forced
 
 
@@ -137,7 +139,7 @@ def machines_table(all_results: Sequence[Results]) -> Table:
         ("Python", lambda r: f"{r.machine.python_implementation} {r.machine.python_version} "
                              f"({r.machine.python_build} build)"),
         ("GIL", lambda r: "enabled" if r.machine.gil_enabled else "disabled"),
-        ("interpreters timed", _interpreters),
+        ("interpreters timed", describe_interpreters),
         ("BLAS (default threads)", lambda r: r.machine.blas),
         ("platform", lambda r: r.machine.platform),
         ("measured", lambda r: _dates(r)),

@@ -23,7 +23,14 @@ from rich.table import Table as RichTable
 from mpbench.model import Machine, RoundRecord, paired_baseline
 from mpbench.runner import Outcome, Visit
 from mpbench.storage import Results
-from mpbench.tables import Table, machine_states, visible
+from mpbench.tables import (
+    Table,
+    describe_interpreters,
+    machine_states,
+    several_interpreters,
+    unsupported_lines,
+    visible,
+)
 
 
 def printable(text: str) -> str:
@@ -110,19 +117,12 @@ def print_interpreters(console: Console, results: Results) -> None:
     if len(interpreters) == 1 and interpreters[0].version == machine.python_version and \
             interpreters[0].free_threaded == ("free-threaded" in machine.python_build):
         return  # the one that ran mpbench, which the machine line describes
-    gil = results.options.matrix.gil
-    forced = "" if gil is None else f"; free-threaded builds with PYTHON_GIL={gil}"
-    described = "; ".join(
-        f"{item.tag} ({item.implementation} {item.version}"
-        f"{', free-threaded' if item.free_threaded else ''}, {item.path})"
-        for item in interpreters)
-    console.print(f"interpreters: {printable(described)}{forced}", soft_wrap=True)
+    console.print(f"interpreters: {printable(describe_interpreters(results, paths=True))}",
+                  soft_wrap=True)
 
 
 def print_unsupported(console: Console, results: Results) -> None:
     """Scenarios an interpreter cannot run, one line per interpreter, executor and reason."""
-    from mpbench.tables import unsupported_lines
-
     for line in unsupported_lines(results):
         label, _, rest = line.partition(": ")
         console.print(f"[yellow]{printable(label)}[/yellow]: {printable(rest)}", soft_wrap=True)
@@ -207,7 +207,7 @@ def print_results(console: Console, results: Results,
     summary = None if analysed is None else analysed[1]
     if analysed is not None and summary is not None:
         frame = analysed[0]
-        several = summary["interpreter"].nunique() > 1
+        several = several_interpreters(summary)
         render_table(console, speedup_table(summary))
         render_table(console, fits_table(scaling_fits(summary), summary))
         for verdict in gil_verdicts(summary).itertuples():

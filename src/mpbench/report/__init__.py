@@ -28,6 +28,7 @@ from mpbench.tables import (
     gil_table,
     machines_table,
     serial_cost_sentences,
+    several_interpreters,
     side_by_side_table,
     speedup_table,
     unsupported_lines,
@@ -81,7 +82,7 @@ def build(all_results: Sequence[Results], generated: str | None = None) -> Repor
         mine = summary[summary["file"] == file]
         my_fits = fits[fits["file"] == file]
         slug = machine_name(label)  # a file-name-safe form of the label
-        several = mine["interpreter"].nunique() > 1
+        several = several_interpreters(mine)
         my_frame = frame[frame["file"] == file]
         answers = gil.answers(my_frame, mine)
         ways_table = gil_table(answers, f"{label}: the GIL, three ways round it")
