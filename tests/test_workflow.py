@@ -10,7 +10,7 @@ import shlex
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import pytest
 from ruamel.yaml import YAML
@@ -97,35 +97,44 @@ def test_every_mpbench_command_line_parses(workflow: dict[str, Any]) -> None:
         pytest.skip(f"cli.py has no {' or '.join(missing)} command yet")
 
 
-def _run_step(workflow: dict[str, Any], name: str, tmp_path: Path, shim: str
-              ) -> tuple[int, dict[str, str]]:
-    """Run a step's script as GitHub does (bash -e), with `mpbench` replaced by `shim`."""
+class Ran(NamedTuple):
+    code: int
+    files: dict[str, str]  # what the step wrote to the summary and output files
+    output: str  # its stdout and stderr
+
+
+def _run_step(workflow: dict[str, Any], name: str, tmp_path: Path, shim: str | None = None,
+              env: dict[str, str] | None = None) -> Ran:
+    """Run a step's script as GitHub does (bash -e), with `mpbench` replaced by `shim` (if
+    given), and `env` over the workflow's."""
     runner_temp = tmp_path / "runner"
     for side in ("base", "head"):
         (tmp_path / side).mkdir(exist_ok=True)
-        tool = runner_temp / f"venv-{side}" / "bin" / "mpbench"
-        tool.parent.mkdir(parents=True, exist_ok=True)
-        tool.write_text(f"#!/bin/bash\n{shim}\n")
-        tool.chmod(0o755)
+        if shim is not None:
+            tool = runner_temp / f"venv-{side}" / "bin" / "mpbench"
+            tool.parent.mkdir(parents=True, exist_ok=True)
+            tool.write_text(f"#!/bin/bash\n{shim}\n")
+            tool.chmod(0o755)
     files = {name: tmp_path / name for name in ("summary.md", "output.txt")}
     for path in files.values():
         path.touch()
     env = {**os.environ, **workflow["env"], "RUNNER_TEMP": str(runner_temp),
            "GITHUB_WORKSPACE": str(tmp_path), "RESULTS": str(tmp_path / "results"),
            "GITHUB_STEP_SUMMARY": str(files["summary.md"]),
-           "GITHUB_OUTPUT": str(files["output.txt"])}
+           "GITHUB_OUTPUT": str(files["output.txt"]), **(env or {})}
     script = _steps(workflow)[name]["run"]
     done = subprocess.run(["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", script],
                           cwd=tmp_path, env=env, capture_output=True, text=True, check=False)
-    return done.returncode, {name: path.read_text() for name, path in files.items()}
+    return Ran(done.returncode, {name: path.read_text() for name, path in files.items()},
+               done.stdout + done.stderr)
 
 
 @pytest.mark.parametrize(("run_exit", "step_exit"), [(0, 0), (1, 0), (2, 1)])
 def test_measuring_tolerates_failed_scenarios_but_not_bad_usage(
         workflow: dict[str, Any], tmp_path: Path, run_exit: int, step_exit: int) -> None:
-    code, _ = _run_step(workflow, "Measure the base, then the pull request", tmp_path,
-                        f"exit {run_exit}")
-    assert code == step_exit
+    ran = _run_step(workflow, "Measure the base, then the pull request", tmp_path,
+                    f"exit {run_exit}")
+    assert ran.code == step_exit
 
 
 @pytest.mark.parametrize(("compare_exit", "step_exit"), [(0, 0), (1, 0), (2, 1)])
@@ -133,10 +142,78 @@ def test_compare_writes_the_summary_and_leaves_failing_to_the_last_step(
         workflow: dict[str, Any], tmp_path: Path, compare_exit: int, step_exit: int) -> None:
     shim = f'echo "### verdict for $*"; exit {compare_exit}'
     (tmp_path / "results").mkdir()
-    code, files = _run_step(workflow, "Compare", tmp_path, shim)
-    assert code == step_exit
+    ran = _run_step(workflow, "Compare", tmp_path, shim)
+    assert ran.code == step_exit
     results = tmp_path / "results"
-    assert files["summary.md"] == (
+    assert ran.files["summary.md"] == (
         f"### verdict for compare {results}/base.json {results}/head.json "
         "--fail-on time:10%,speedup:10% --format md\n")
-    assert files["output.txt"] == f"status={compare_exit}\n"
+    assert ran.files["output.txt"] == f"status={compare_exit}\n"
+
+
+INSTALL = "Install each side in its own environment"
+PINNED = "mpbench @ git+https://example.org/mpbench@" + "0123456789abcdef" * 2 + "01234567"
+
+
+def _install(workflow: dict[str, Any], tmp_path: Path, mpbench: str | None = None
+             ) -> tuple[Ran, dict[str, list[list[str]]]]:
+    """Run the install step with a fake `python` first on PATH, whose `-m venv DIR` makes a
+    DIR/bin/pip that only logs its arguments; give what each side's pip was called with."""
+    fakes = tmp_path / "fakes"
+    (fakes / "bin").mkdir(parents=True)
+    pip = fakes / "pip"  # logs each call as a line of shell words, beside its bin/
+    pip.write_text('#!/bin/bash\nlog="${0%/bin/pip}/pip.log"\n'
+                   'printf \'%q \' "$@" >> "$log"\necho >> "$log"\n')
+    python = fakes / "bin" / "python"
+    python.write_text(
+        '#!/bin/bash\n'
+        '[ "$1 $2" = "-m venv" ] && [ $# -eq 3 ] || { echo "fake python: $*"; exit 97; }\n'
+        f'mkdir -p "$3/bin" && cp {shlex.quote(str(pip))} "$3/bin/pip"\n')
+    for shim in (pip, python):
+        shim.chmod(0o755)
+    env = {"PATH": f"{fakes / 'bin'}{os.pathsep}{os.environ['PATH']}"}
+    ran = _run_step(workflow, INSTALL, tmp_path,
+                    env=env if mpbench is None else {**env, "MPBENCH": mpbench})
+    logs = {side: tmp_path / "runner" / f"venv-{side}" / "pip.log" for side in ("base", "head")}
+    return ran, {side: [shlex.split(line) for line in log.read_text().splitlines()]
+                 if log.exists() else [] for side, log in logs.items()}
+
+
+def test_by_default_each_side_is_mpbench_itself(workflow: dict[str, Any],
+                                                 tmp_path: Path) -> None:
+    assert workflow["env"]["MPBENCH"] == ""
+    ran, calls = _install(workflow, tmp_path)
+    assert ran.code == 0, ran.output
+    # each side's own checkout, and no package name for pip to look up on the index
+    assert calls == {"base": [["install", "--quiet", "./base"]],
+                     "head": [["install", "--quiet", "./head"]]}
+
+
+def test_a_project_using_mpbench_installs_it_pinned_to_a_commit(
+        workflow: dict[str, Any], tmp_path: Path) -> None:
+    ran, calls = _install(workflow, tmp_path, PINNED)
+    assert ran.code == 0, ran.output
+    assert calls == {"base": [["install", "--quiet", PINNED, "./base"]],
+                     "head": [["install", "--quiet", PINNED, "./head"]]}
+
+
+def test_or_from_a_path(workflow: dict[str, Any], tmp_path: Path) -> None:
+    (tmp_path / "mpbench").mkdir()
+    ran, calls = _install(workflow, tmp_path, "./mpbench")
+    assert ran.code == 0, ran.output
+    assert calls == {"base": [["install", "--quiet", "./mpbench", "./base"]],
+                     "head": [["install", "--quiet", "./mpbench", "./head"]]}
+
+
+@pytest.mark.parametrize("mpbench", [
+    "mpbench", "mpbench==0.1", "mpbench @ git+https://example.org/mpbench@main",
+    "mpbench @ git+https://example.org/mpbench@0123456", PINNED + " ; python_version > '3'"])
+def test_anything_pip_would_resolve_on_the_index_is_refused(
+        workflow: dict[str, Any], tmp_path: Path, mpbench: str) -> None:
+    (tmp_path / "mpbench").mkdir()  # pip looks a bare name up on the index even beside a folder
+    ran, calls = _install(workflow, tmp_path, mpbench)
+    assert ran.code == 1
+    assert calls == {"base": [], "head": []}
+    assert not (tmp_path / "runner").exists()
+    assert ran.output == ("::error::MPBENCH must be empty, a path, or "
+                          f'"mpbench @ git+URL@<40-hex commit>": {mpbench}\n')
