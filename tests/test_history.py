@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 import re
 from pathlib import Path
@@ -89,6 +90,17 @@ def test_history_orders_runs_by_date_and_finds_the_step(stepped: tuple[Path, His
                                            (SLOWED, "speedup", 20, True)]
     median = history.steps[0]
     assert 1.15 < median.ratio < 1.25 and 0.1 < median.before < 0.11
+
+
+def test_runs_are_dated_in_utc_and_undated_runs_come_last() -> None:
+    model = synthetic.amdahl(0.2, 0.1)
+    dated = [synthetic.results(PLAN, model, seed=second, date=f"2026-11-01 07:00:{second}")
+             for second in (30, 10)]
+    undated = synthetic.results(PLAN, model, date="not a date")
+    history = build_history([undated, *dated])
+    # local time on a machine whose rounds started at 12:00:00 and 12:00:01 UTC: UTC-5
+    assert [run.date for run in history.runs] == [
+        dt.datetime(2026, 11, 1, 12, 0, second, tzinfo=dt.UTC) for second in (10, 30)] + [None]
 
 
 def test_pure_noise_history_has_no_step(tmp_path: Path) -> None:

@@ -6,6 +6,7 @@ documents each.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -47,7 +48,7 @@ COLUMNS: dict[str, str] = {
     "contended": "boolean",
     "reference_ms": "float64",
     "result": "string",
-    "date": "datetime64[ns]",
+    "date": "datetime64[ns, UTC]",
 }
 
 PathArg = str | os.PathLike[str]
@@ -57,6 +58,11 @@ CONTENDED_LOAD = 0.2
 # A reference loop this much slower than its median over the file means the CPU itself was
 # slower while the scenario was measured: a busy host, throttling. Noise stays under 10 %.
 SLOWED = 1.15
+# Time zones in use today are whole quarter hours from UTC, from UTC-12:00 to UTC+14:00.
+QUARTER_HOUR = dt.timedelta(minutes=15)
+UTC_OFFSETS = (dt.timedelta(hours=-12), dt.timedelta(hours=14))
+# What a datetime64[ns] holds.
+NS_DATES = (dt.datetime(1678, 1, 1, tzinfo=dt.UTC), dt.datetime(2262, 1, 1, tzinfo=dt.UTC))
 
 
 def results_paths(paths: PathArg | Iterable[PathArg]) -> list[Path]:
@@ -87,13 +93,15 @@ def to_frame(results: Sequence[Results]) -> pd.DataFrame:
 
 def _rows(results: Results) -> Iterable[dict[str, Any]]:
     machine = results.machine
+    offsets = utc_offsets(results)
     for bench in results.benchmarks:
         tag = str(bench.get_metadata()["interpreter"])
         interpreter = results.interpreter(tag)
         for process, run in enumerate(r for r in bench.get_runs() if r.values):
             metadata = run.get_metadata()
             other_load = _number(metadata, "other_load", float)
-            date = pd.to_datetime(metadata.get("date"), errors="coerce")  # once per run: slow
+            # pyperf's date is local time without an offset: its round's UTC start gives it one
+            date = _utc(_date(metadata.get("date")), offsets.get(_number(metadata, "round", int)))
             paired = paired_baseline(metadata, run.values)
             baseline: list[float | None] = [*paired] if paired else [None] * len(run.values)
             first = metadata.get(BASELINE_FIRST)
@@ -133,6 +141,50 @@ def _rows(results: Results) -> Iterable[dict[str, Any]]:
                     "result": str(metadata.get("result", "")) or None,
                     "date": date,
                 }
+
+
+def utc_offsets(results: Results) -> dict[int, dt.timedelta]:
+    """Round → the timing machine's UTC offset while it ran.
+
+    pyperf writes `date` as the worker's local time without an offset (`datetime.now()`, and
+    it does not pass TZ on to workers), while the round's `started` is UTC, from the same clock
+    moments before its first visit: the round's earliest date minus its start, to the nearest
+    quarter hour, is the offset. A round whose records give no real offset has none."""
+    starts = {record.index: _utc(_date(record.started), None) for record in results.rounds}
+    gaps: dict[int, dt.timedelta] = {}
+    for bench in results.benchmarks:
+        for run in bench.get_runs():
+            metadata = run.get_metadata()
+            index, date = _number(metadata, "round", int), _date(metadata.get("date"))
+            start = starts.get(index)
+            if date is None or date.tzinfo is not None or start is None:
+                continue
+            gap = date - start.replace(tzinfo=None)
+            gaps[index] = min(gap, gaps.get(index, gap))
+    offsets = {index: round(gap / QUARTER_HOUR) * QUARTER_HOUR for index, gap in gaps.items()}
+    return {index: offset for index, offset in offsets.items()
+            if UTC_OFFSETS[0] <= offset <= UTC_OFFSETS[1]}
+
+
+def _date(text: object) -> dt.datetime | None:
+    """An ISO 8601 date and time, naive or not; None when it is not one."""
+    try:
+        return dt.datetime.fromisoformat(text) if isinstance(text, str) else None
+    except ValueError:
+        return None
+
+
+def _utc(date: dt.datetime | None, offset: dt.timedelta | None) -> dt.datetime | None:
+    """`date` as UTC: a naive one is local time `offset` ahead of UTC, or UTC without one
+    (mpbench records UTC everywhere else); None outside what the frame's dtype holds."""
+    if date is None:
+        return None
+    try:
+        utc = (date.astimezone(dt.UTC) if date.tzinfo is not None
+               else (date - (offset or dt.timedelta())).replace(tzinfo=dt.UTC))
+    except OverflowError:
+        return None
+    return utc if NS_DATES[0] <= utc < NS_DATES[1] else None
 
 
 def _number(metadata: dict[str, Any], name: str, kind: type[int] | type[float]) -> Any:

@@ -54,6 +54,7 @@ MAD_EFFICIENCY = 0.37  # a MAD is worth about 37 % of the degrees of freedom of 
 # and still finds a step of 3 noise levels in a 30-run series nine times in ten.
 PENALTY_SCALE = 0.45
 FORMATS = (".html", ".png")
+EARLIEST = dt.datetime.min.replace(tzinfo=dt.UTC)  # frame dates are UTC: an aware fallback
 FloatArray = npt.NDArray[np.float64]
 
 
@@ -62,7 +63,7 @@ class Run:
     """One results file of the history."""
 
     path: str
-    date: dt.datetime | None  # when its first value was timed
+    date: dt.datetime | None  # when its first process finished timing, in UTC
     commit: str | None
 
     @property
@@ -119,7 +120,7 @@ def build_history(results: Sequence[Results]) -> History:
     frames = [to_frame([item]) for item in results]
     starts = [_first_date(frame) for frame in frames]
     order = sorted(range(len(results)), key=lambda index: (
-        starts[index] is None, starts[index] or dt.datetime.min, str(results[index].path)))
+        starts[index] is None, starts[index] or EARLIEST, str(results[index].path)))
     runs = tuple(Run(str(results[index].path), starts[index], results[index].machine.git_commit)
                  for index in order)
     frame = pd.concat([frames[index].assign(run=position) for position, index in enumerate(order)],
