@@ -9,6 +9,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from matplotlib.axes import Axes
+from matplotlib.colors import to_rgba
 
 from mpbench.cli import main
 from mpbench.errors import ResultsFileError, UsageError
@@ -16,6 +18,7 @@ from mpbench.history import (
     History,
     build_history,
     load_history,
+    plot_history,
     render_html,
     step_bounds,
     write_history,
@@ -137,6 +140,44 @@ def test_bad_inputs_say_what_to_do(stepped: tuple[Path, History], tmp_path: Path
     with pytest.raises(UsageError, match=r"the files are from 2 machines \(golden-2cpu, laptop\); "
                                          r"a history needs one machine's files"):
         load_history([folder, other])
+
+
+EXECUTORS = ["threads", "thread_pool", "process_queue", "process_value", "process_manager",
+             "pool_map", "pool_async", "process_pool"]
+WIDE_PLAN = synthetic.plan(["py_square"], EXECUTORS, [1, 2])  # serial + 16: 17 lines
+
+
+def _spread(fastest: float, slowest: float) -> synthetic.Model:
+    """The 17 scenarios' times spread evenly on a log scale from `fastest` to `slowest`."""
+    def model(kernel: str, executor: str, workers: int) -> float:
+        index = 0 if executor == "serial" else 1 + 2 * EXECUTORS.index(executor) + workers - 1
+        return fastest * (slowest / fastest) ** (index / 16)
+    return model
+
+
+def _upper_half(ax: Axes, value: float) -> bool:
+    return bool(ax.transAxes.inverted().transform(ax.transData.transform((0, value)))[1] > 0.5)
+
+
+@pytest.mark.parametrize(("fastest", "slowest"), [(0.01, 1.0), (0.15, 0.25)])
+def test_history_lines_differ_and_the_time_axis_is_labelled_throughout(
+        fastest: float, slowest: float) -> None:
+    runs = [synthetic.results(WIDE_PLAN, _spread(fastest, slowest), seed=run, processes=1,
+                              date=f"2026-11-0{run + 1} 12:00:00") for run in range(5)]
+    figure = plot_history(build_history(runs))
+    figure.canvas.draw()
+    median = figure.axes[0]
+    lines = [line for line in median.get_lines() if not line.get_label().startswith("_")]
+    assert len(lines) == 17
+    assert len({to_rgba(line.get_color()) for line in lines}) == 17
+    low, high = median.get_ylim()
+    major, minor = ([label for label in labels if label.get_text()
+                     and low <= label.get_position()[1] <= high]
+                    for labels in (median.get_yticklabels(), median.get_yticklabels(minor=True)))
+    assert any(_upper_half(median, label.get_position()[1]) for label in major)
+    boxes = [label.get_window_extent() for label in major + minor]
+    assert len(boxes) >= 3
+    assert not any(first.overlaps(second) for first, second in itertools.combinations(boxes, 2))
 
 
 def test_html_shows_file_contents_as_text() -> None:

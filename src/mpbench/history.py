@@ -31,7 +31,7 @@ matplotlib.use("Agg")  # no display: figures only go to files
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
-from matplotlib import ticker
+from matplotlib import colors, ticker
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from numpy.lib.stride_tricks import sliding_window_view
@@ -54,6 +54,10 @@ MAD_EFFICIENCY = 0.37  # a MAD is worth about 37 % of the degrees of freedom of 
 # and still finds a step of 3 noise levels in a 30-run series nine times in ten.
 PENALTY_SCALE = 0.45
 FORMATS = (".html", ".png")
+LINE_HUES = 10  # tab10's; more executor families than that take hues from a colour map
+FINE_SUBS = (1.0, 2.0, 3.0, 5.0, 7.0)  # labelled multiples of a decade on a narrow time axis
+LEGEND_ROWS = 20  # legend entries a column holds in one kernel's row of the figure
+WORKER_MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
 EARLIEST = dt.datetime.min.replace(tzinfo=dt.UTC)  # frame dates are UTC: an aware fallback
 FloatArray = npt.NDArray[np.float64]
 
@@ -213,28 +217,55 @@ def plot_history(history: History, kernels: Sequence[str] | None = None) -> Figu
     figure = Figure(figsize=(13, 3.6 * len(kernels) + 0.6), layout="constrained")
     axes = figure.subplots(len(kernels), 2, squeeze=False)
     figure.suptitle(visible(f"{history.machine.name}: {len(history.runs)} runs"))
-    palette = [matplotlib.colormaps["tab10"](index) for index in range(10)]
     for row, kernel in zip(axes, kernels, strict=True):
         points = history.points[history.points["kernel"] == kernel]
-        labels = list(dict.fromkeys(points["label"]))
-        colours = {label: palette[index % len(palette)] for index, label in enumerate(labels)}
+        styles = line_styles(points)
         for quantity, ax in zip(("median", "speedup"), row, strict=True):
-            _plot_quantity(ax, history, points, quantity, colours)
-        row[1].legend(*row[0].get_legend_handles_labels(), fontsize=7, loc="center left",
-                      bbox_to_anchor=(1.01, 0.5))
+            _plot_quantity(ax, history, points, quantity, styles)
+        handles, labels = row[0].get_legend_handles_labels()
+        row[1].legend(handles, labels, fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5),
+                      ncols=math.ceil(len(labels) / LEGEND_ROWS))
         row[0].set_title(visible(f"{kernel}: median time"))
         row[1].set_title(visible(f"{kernel}: speedup over serial"))
     return figure
 
 
+def line_styles(points: pd.DataFrame) -> dict[str, dict[str, Any]]:
+    """Label → colour and marker of its line, distinct for any number of lines.
+
+    A hue per executor (and start method), so each way of running reads as one family and its
+    worker counts side by side; within it, a shade from light to dark and a marker per worker
+    count (the same marker for the same count everywhere). A 17-line kernel (serial and eight
+    executors at 1 and 2 workers) needs 9 hues, which tab10 has; more families than that
+    sample a colour map evenly instead.
+    """
+    lines = points.drop_duplicates("label")
+    methods = lines["start_method"].fillna("")
+    families = list(dict.fromkeys(zip(lines["executor"], methods, strict=True)))
+    hues = (matplotlib.colormaps["tab10"](np.arange(len(families))) if len(families) <= LINE_HUES
+            else matplotlib.colormaps["turbo"](np.linspace(0.05, 0.95, len(families))))
+    counts = sorted(set(lines["workers"]))
+    styles = {}
+    for label, executor, method, workers in zip(lines["label"], lines["executor"], methods,
+                                                lines["workers"], strict=True):
+        family = families.index((executor, method))
+        hue = np.asarray(colors.to_rgb(hues[family]))
+        ranks = sorted(set(lines["workers"][(lines["executor"] == executor) & (methods == method)]))
+        darkness = ranks.index(workers) / (len(ranks) - 1) - 0.5 if len(ranks) > 1 else 0.0
+        shaded = hue * (1 - 0.6 * darkness) if darkness > 0 else hue - (1 - hue) * 0.6 * darkness
+        styles[str(label)] = {"color": tuple(float(part) for part in shaded),
+                              "marker": WORKER_MARKERS[counts.index(workers) % len(WORKER_MARKERS)]}
+    return styles
+
+
 def _plot_quantity(ax: Axes, history: History, points: pd.DataFrame, quantity: str,
-                   colours: dict[str, Any]) -> None:
+                   styles: dict[str, dict[str, Any]]) -> None:
     for (scenario, label), series in points.groupby(["scenario", "label"], sort=False):
         series = series.dropna(subset=[quantity])
         if series.empty:
             continue
-        ax.plot(series["run"], series[quantity], marker=".", linewidth=1, label=visible(str(label)),
-                color=colours[str(label)])
+        ax.plot(series["run"], series[quantity], linewidth=1, markersize=4,
+                label=visible(str(label)), **styles[str(label)])
         for step in history.steps:
             if (step.scenario, step.quantity) == (scenario, quantity):
                 ax.plot([step.run], [step.after], linestyle="none", markersize=11,
@@ -242,15 +273,32 @@ def _plot_quantity(ax: Axes, history: History, points: pd.DataFrame, quantity: s
                         color="#d62728" if step.regression else "#2ca02c")
     if quantity == "median":
         ax.set_yscale("log")
-        seconds = ticker.FuncFormatter(lambda value, _: format_seconds(value))
-        ax.yaxis.set_major_formatter(seconds)
-        ax.yaxis.set_minor_formatter(seconds)
+        _label_seconds(ax)
     else:
         ax.yaxis.set_major_formatter(ticker.FuncFormatter(lambda value, _: f"{value:g}×"))
     ticks = np.unique(np.linspace(0, len(history.runs) - 1, min(len(history.runs), 8)).round())
     ax.set_xticks(ticks, [history.runs[int(tick)].label for tick in ticks], rotation=30,
                   ha="right", fontsize=7)
     ax.grid(True, alpha=0.3)
+
+
+def _label_seconds(ax: Axes) -> None:
+    """Labels over the whole of a log time axis, none overlapping, the other ticks unlabelled.
+
+    Labelling every minor tick piled each decade's 6 to 9 into one smudge, so the top of each
+    decade could not be read. Now 1, 2 and 5 of each decade are labelled (only the decades
+    over more than 4 decades; 1, 2, 3, 5 and 7 over less than 1.5), or round numbers where
+    that leaves fewer than 3 labels."""
+    low, high = ax.get_ylim()
+    decades = math.log10(high / low) if 0 < low < high else 0.0
+    subs = (1.0,) if decades > 4 else (1.0, 2.0, 5.0) if decades > 1.5 else FINE_SUBS
+    major: ticker.Locator = ticker.LogLocator(subs=subs)
+    if sum(low <= tick <= high for tick in major.tick_values(low, high)) < 3:
+        major = ticker.MaxNLocator(nbins=4, steps=[1, 2, 2.5, 5, 10])
+    ax.yaxis.set_major_locator(major)
+    ax.yaxis.set_minor_locator(ticker.LogLocator(subs="auto"))
+    ax.yaxis.set_major_formatter(ticker.FuncFormatter(lambda value, _: format_seconds(value)))
+    ax.yaxis.set_minor_formatter(ticker.NullFormatter())
 
 
 def steps_rows(history: History) -> list[tuple[bool, list[str]]]:
