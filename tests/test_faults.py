@@ -61,7 +61,8 @@ def assert_no_process_left(before: set[psutil.Process]) -> None:
     for process in psutil.process_iter(["pid", "cmdline", "status"]):
         cmdline = " ".join(process.info["cmdline"] or [])
         if (process.info["pid"] not in ours and process.info["status"] != "zombie"
-                and ("mpbench._worker" in cmdline or "multiprocessing" in cmdline)):
+                and any(mark in cmdline for mark in (
+                    "mpbench._worker", "_guard.py", "multiprocessing", "sleep 311"))):
             strays.append(cmdline)
     assert strays == []
 
@@ -147,3 +148,33 @@ def test_a_visit_s_output_is_read_from_both_ends_only(tmp_path: Path) -> None:
     assert text.startswith("start\n") and len(text) < 300
     assert "bytes of output left out" in text
     assert failure_reason(text, 1) == "ValueError: at the end"
+
+
+def test_values_are_kept_from_a_process_a_thread_keeps_from_exiting(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    output = tmp_path / "thread.json"
+    before = live_children()
+    code, out, _ = run_cli(capsys, "run", "--profile", "smoke", "--benchmarks",
+                           str(FAULTY_BENCHMARKS), "--kernels", "leaves_a_thread", "--executors",
+                           "threads", "--workers", "1", "-o", str(output), "--timeout", "60")
+    assert code == 0, out
+    for executor in ("serial/w1", "threads/w1"):
+        assert (f"⚠ leaves_a_thread/{executor}@{TAG}: the timing process had not exited 5 s "
+                "after writing its values (threads left running: forgotten") in out
+    assert "forgotten ×" in out  # one thread a call on threads, counted once
+    results = read(output)
+    assert results.failures == []
+    assert [b.get_metadata()["warning"].startswith("the timing process had not exited")
+            for b in results.benchmarks] == [True, True]
+    assert_no_process_left(before)
+
+
+def test_a_process_that_leaves_the_process_group_is_ended(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    before = live_children()
+    code, out, _ = run_cli(capsys, "run", "--profile", "smoke", "--benchmarks",
+                           str(FAULTY_BENCHMARKS), "--kernels", "escapes", "--executors",
+                           "pool_map", "--workers", "2", "--start-method", "fork",
+                           "-o", str(tmp_path / "escapes.json"))
+    assert code == 0, out
+    assert_no_process_left(before)  # no `sleep 3117` left, adopted or not

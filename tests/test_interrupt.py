@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import psutil
 import pyperf
 import pytest
 
 from mpbench import sessions
 from mpbench.storage import read
 
-from conftest import BENCHMARKS
+from conftest import BENCHMARKS, FAULTY_BENCHMARKS
 from test_faults import assert_no_process_left, live_children
 
 RUN = [sys.executable, "-m", "mpbench", "run", "--profile", "smoke", "--benchmarks",
@@ -108,10 +110,53 @@ def test_an_interrupt_while_a_visit_starts_waits_until_the_child_is_known(signum
 
 
 def test_a_session_kills_its_child_when_interrupted() -> None:
-    started: list[subprocess.Popen[bytes]] = []
+    started: list[sessions.Session] = []
     sleeper = [sys.executable, "-c", "import time; time.sleep(60)"]
     with pytest.raises(KeyboardInterrupt), \
-            sessions.session(sleeper, subprocess.DEVNULL, subprocess.DEVNULL) as process:
-        started.append(process)
+            sessions.session(sleeper, subprocess.DEVNULL, subprocess.DEVNULL) as running:
+        started.append(running)
+        while not psutil.Process(running.process.pid).children():
+            time.sleep(0.01)
+        [child] = psutil.Process(running.process.pid).children()
         raise KeyboardInterrupt
-    assert started[0].returncode == -signal.SIGKILL
+    assert started[0].process.returncode == -signal.SIGKILL  # the guard ends as its child did
+    assert not child.is_running()
+
+
+def test_nothing_outlives_a_run_killed_with_sigkill(tmp_path: Path) -> None:
+    """The timing process, its pool, a child that left the process group, and the visit's
+    temporary folder all go when the orchestrator is killed and can clean up nothing."""
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    before = live_children()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mpbench", "run", "--profile", "smoke", "--benchmarks",
+         str(FAULTY_BENCHMARKS), "--kernels", "hides", "--executors", "pool_map", "--workers",
+         "2", "--start-method", "fork", "-o", str(tmp_path / "run.json")],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ,
+                                                                     "TMPDIR": str(scratch)})
+    try:
+        deadline = time.monotonic() + 60
+        while "sleep 3118" not in _strays(tmp_path) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert "sleep 3118" in _strays(tmp_path), "the kernel never ran"
+    finally:
+        process.kill()
+        process.wait()
+    deadline = time.monotonic() + 10
+    while (_strays(tmp_path) or list(scratch.iterdir())) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _strays(tmp_path) == []
+    assert list(scratch.iterdir()) == []
+    assert_no_process_left(before)
+
+
+def _strays(tmp_path: Path) -> list[str]:
+    """Command lines of live processes of a run under `tmp_path`, or of the kernel's sleeper."""
+    found = []
+    for process in psutil.process_iter(["cmdline", "status"]):
+        line = " ".join(process.info["cmdline"] or [])
+        if process.info["status"] != psutil.STATUS_ZOMBIE and process.pid != os.getpid() and (
+                str(tmp_path) in line or line == "sleep 3118"):
+            found.append(line)
+    return found

@@ -18,7 +18,9 @@ from __future__ import annotations
 import os
 import statistics
 import sys
+import threading
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -35,12 +37,14 @@ from mpbench.model import (
     BASELINE_FIRST,
     BASELINE_VALUES,
     FAILURE_MARKER,
+    WARNING_MARKER,
     MetadataValue,
     Scenario,
     encode_series,
 )
 
 HOOK_NAME = "mpbench"
+EXIT_GRACE_SECONDS = 5.0  # from writing the values to exiting; clean-up took all it needs
 # Read by BLAS/OpenMP libraries when they load, so children started later inherit the limit.
 BLAS_ENVIRONMENT = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
                     "BLIS_NUM_THREADS", "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")
@@ -218,6 +222,32 @@ def main() -> None:
     except Exception as exc:
         print(f"{FAILURE_MARKER} {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
         sys.exit(1)
+    end_if_held_up(EXIT_GRACE_SECONDS)
+
+
+def end_if_held_up(grace: float) -> None:
+    """The values are written. If this process has not exited `grace` seconds from now
+    (a thread or a child process the kernel left running holds it up), say so and end it, so
+    the values are kept rather than lost to the visit's timeout."""
+
+    def end() -> None:
+        time.sleep(grace)
+        threads = Counter(thread.name for thread in threading.enumerate()
+                          if not thread.daemon and thread is not threading.main_thread())
+        import psutil
+
+        children = [str(child.pid) for child in psutil.Process().children()]
+        names = ", ".join(name if count == 1 else f"{name} ×{count}"
+                          for name, count in threads.items())
+        cause = (f"threads left running: {names}" if threads else
+                 f"child processes left running: {', '.join(children)}" if children else
+                 "its clean-up at exit did not finish")
+        print(f"{WARNING_MARKER} the timing process had not exited {grace:g} s after writing "
+              f"its values ({cause}); it was ended and its values kept",
+              file=sys.stderr, flush=True)
+        os._exit(0)
+
+    threading.Thread(target=end, name="mpbench-exit", daemon=True).start()
 
 
 if __name__ == "__main__":

@@ -141,8 +141,8 @@ def _try(command: list[str], log: Path) -> bool:
         output.write(f"$ {' '.join(command)}\n".encode())
         output.flush()
         try:
-            with session(command, output, subprocess.STDOUT) as process:
-                return process.wait(timeout=INSTALL_TIMEOUT_SECONDS) == 0
+            with session(command, output, subprocess.STDOUT) as running:
+                return running.process.wait(timeout=INSTALL_TIMEOUT_SECONDS) == 0
         except (OSError, subprocess.TimeoutExpired):
             return False
 

@@ -24,6 +24,7 @@ MetadataValue = str | int | float
 MAX_SIZE = 2**62
 MAX_SECONDS = 7 * 24 * 3600.0  # a week: the longest time or timeout mpbench takes as real
 FAILURE_MARKER = "mpbench-failure:"  # prefix of the one line a failing worker leaves on stderr
+WARNING_MARKER = "mpbench-warning:"  # prefix of a line a worker that measured leaves on stderr
 # Run metadata of a paired visit: the serial baseline's time before or after each timed value.
 BASELINE_VALUES = "baseline_values"
 BASELINE_FIRST = "baseline_first"  # 1 when the first value's baseline ran first; then it alternates

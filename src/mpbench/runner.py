@@ -34,6 +34,7 @@ import pyperf
 from mpbench import estimates
 from mpbench.model import (
     FAILURE_MARKER,
+    WARNING_MARKER,
     Failure,
     RoundRecord,
     Scenario,
@@ -42,7 +43,7 @@ from mpbench.model import (
 )
 from mpbench.options import StoredOptions
 from mpbench.schedule import SERIAL, baselines, next_round, shuffled
-from mpbench.sessions import kill_group, session
+from mpbench.sessions import Session, session
 from mpbench.storage import Results, save
 
 REASON_LIMIT = 300  # characters of a failure reason kept in the results file
@@ -95,6 +96,7 @@ class Outcome:
     benchmark: pyperf.Benchmark | None
     failure: Failure | None
     wall_seconds: float
+    warnings: tuple[str, ...] = ()  # what the timing process warned of, measured all the same
 
 
 class Observer(Protocol):
@@ -132,13 +134,13 @@ def run_visit(visit: Visit, settings: RunSettings) -> Outcome:
         with log_path.open("w+b") as log:
             command = worker_command(visit, settings, output)
             environ = settings.timing_python(visit.scenario.interpreter).environ
-            with session(command, log, subprocess.STDOUT, environ) as process:
+            with session(command, log, subprocess.STDOUT, environ, Path(scratch)) as running:
                 # A timer, not wait(timeout=...): Popen polls with sleeps of up to 50 ms.
                 timed_out = threading.Event()
-                deadline = threading.Timer(timeout, _expire, (process, timed_out))
+                deadline = threading.Timer(timeout, _expire, (running, timed_out))
                 try:
                     deadline.start()
-                    returncode = process.wait()
+                    returncode = running.process.wait()
                 finally:
                     deadline.cancel()
             log_text = bounded_text(log)
@@ -149,17 +151,19 @@ def run_visit(visit: Visit, settings: RunSettings) -> Outcome:
             reason = failure_reason(log_text, returncode)
         else:
             benchmark = pyperf.Benchmark.load(str(output))
-            benchmark.update_metadata({"visit_wall_s": round(wall, 3)})
-            return Outcome(visit, benchmark, None, wall)
+            warned = warnings(log_text)
+            benchmark.update_metadata({"visit_wall_s": round(wall, 3),
+                                       **({"warning": " / ".join(warned)} if warned else {})})
+            return Outcome(visit, benchmark, None, wall, warned)
     failure = Failure(visit.scenario, reason, round(wall, 3))
     return Outcome(visit, None, failure, wall)
 
 
-def _expire(process: subprocess.Popen[bytes], timed_out: threading.Event) -> None:
-    """The timeout: kill the visit's process group, unless it ended while the timer fired."""
-    if process.poll() is None:
+def _expire(running: Session, timed_out: threading.Event) -> None:
+    """The timeout: stop the visit, unless it ended while the timer fired."""
+    if running.process.poll() is None:
         timed_out.set()
-        kill_group(process)
+        running.stop()
 
 
 def bounded_text(log: IO[bytes], limit: int = LOG_LIMIT) -> str:
@@ -188,6 +192,12 @@ def failure_reason(log: str, returncode: int) -> str:
         if candidates:
             return candidates[0][:REASON_LIMIT]
     return f"the measuring process {describe_exit(returncode)}"
+
+
+def warnings(log: str) -> tuple[str, ...]:
+    """The warnings a visit's timing process left in its output, one line each."""
+    return tuple(line.removeprefix(WARNING_MARKER).strip()[:REASON_LIMIT]
+                 for line in log.splitlines() if line.startswith(WARNING_MARKER))
 
 
 def _looks_like_exception(line: str) -> bool:
@@ -231,10 +241,10 @@ def machine_state(index: int, visits: int, settings: RunSettings, usable_cpus: i
                    str(PROBE_WINDOW_SECONDS)]
         # A session of its own, like a visit: on a timeout or an interrupt the probe's pool
         # goes with it.
-        with session(command, subprocess.PIPE, subprocess.DEVNULL) as process:
+        with session(command, subprocess.PIPE, subprocess.DEVNULL) as running:
             try:
-                out, _ = process.communicate(timeout=PROBE_TIMEOUT_SECONDS)
-                state = json.loads(out) if process.returncode == 0 else {}
+                out, _ = running.process.communicate(timeout=PROBE_TIMEOUT_SECONDS)
+                state = json.loads(out) if running.process.returncode == 0 else {}
             except (subprocess.TimeoutExpired, ValueError):
                 state = {}  # recorded as not measured; the round goes on
     return RoundRecord(index=index, started=started, visits=visits,

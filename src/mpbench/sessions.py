@@ -1,8 +1,9 @@
 """Child processes in sessions of their own, so that whatever they start ends with them.
 
 A visit's timing process, the per-round probe and the installers that make an interpreter's
-environment each run in a process group of its own: a timeout or an interrupt kills the whole
-group, with every worker, pool child and Manager in it.
+environment each run in a session of its own, led by a guard (`mpbench._guard`): when the child
+ends, when the session is stopped (a timeout, an interrupt), or when this process dies however
+it dies, the guard ends every process below it, also those that left the process group.
 """
 
 from __future__ import annotations
@@ -11,32 +12,69 @@ import contextlib
 import os
 import signal
 import subprocess
+import sys
 import threading
 from collections.abc import Iterator, Mapping
+from pathlib import Path
 from typing import IO
 
 HELD_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+GUARD = Path(__file__).with_name("_guard.py")
+GUARD_GRACE_SECONDS = 5.0  # for the guard to end its processes before it is killed itself
+
+
+class Session:
+    """A running child under its guard; `process` is the guard, whose exit is the child's."""
+
+    def __init__(self, process: subprocess.Popen[bytes], lifeline: int) -> None:
+        self.process = process
+        self._lifeline: int | None = lifeline
+        self._lock = threading.Lock()
+
+    def stop(self) -> None:
+        """End the child and everything it started, and wait until they are gone (from any
+        thread, any number of times)."""
+        with self._lock:
+            if self._lifeline is not None:
+                os.close(self._lifeline)  # the guard reads end of file: it ends them all
+                self._lifeline = None
+        try:
+            self.process.wait(GUARD_GRACE_SECONDS)
+        except subprocess.TimeoutExpired:
+            kill_group(self.process)
+            self.process.wait()
 
 
 @contextlib.contextmanager
 def session(command: list[str], stdout: int | IO[bytes], stderr: int | IO[bytes],
-            environ: Mapping[str, str] | None = None) -> Iterator[subprocess.Popen[bytes]]:
-    """A subprocess in a session of its own (with `environ` added to this environment), whose
-    whole process group is killed on leaving, also on an interrupt: nothing it started
-    outlives it."""
-    process = None
+            environ: Mapping[str, str] | None = None, scratch: Path | None = None
+            ) -> Iterator[Session]:
+    """`command` under a guard in a session of its own (with `environ` added to this
+    environment), stopped on leaving, also on an interrupt: nothing it started outlives it.
+    If this process dies first, the guard also removes the `scratch` folder."""
+    read_end, write_end = os.pipe()
+    # Run by path, not -m: the guard starts with every visit and needs none of mpbench.
+    guard = [sys.executable, "-P", str(GUARD), str(read_end),
+             str(scratch) if scratch else "-", "--", *command]
+    running = None
     try:
         # An interrupt that lands while Popen waits for the exec would leave a child nobody
-        # knows about; it is raised once `process` is set.
+        # knows about; it is raised once `running` is set.
         with _interrupts_deferred():
-            process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=stdout,
-                                       stderr=stderr, start_new_session=True,
-                                       env={**os.environ, **environ} if environ else None)
-        yield process
+            try:
+                process = subprocess.Popen(guard, stdin=subprocess.DEVNULL, stdout=stdout,
+                                           stderr=stderr, start_new_session=True,
+                                           pass_fds=(read_end,),
+                                           env={**os.environ, **environ} if environ else None)
+            finally:
+                os.close(read_end)  # only the guard reads it
+            running = Session(process, write_end)
+        yield running
     finally:
-        if process is not None:
-            kill_group(process)
-            process.wait()
+        if running is None:
+            os.close(write_end)
+        else:
+            running.stop()
 
 
 @contextlib.contextmanager

@@ -78,6 +78,9 @@ class ProgressView:
 
     def visit_finished(self, outcome: Outcome, path: Path) -> None:
         self.progress.advance(self.task)
+        for warning in outcome.warnings:
+            self.console.print(f"[yellow]⚠ {printable(outcome.visit.scenario.id)}[/yellow]: "
+                               f"{printable(warning)}", soft_wrap=True)
         if outcome.failure is not None:
             scenario_id = printable(outcome.visit.scenario.id)
             reason = printable(outcome.failure.reason)

@@ -73,3 +73,29 @@ def impure(start: int, stop: int) -> int:
 
     extra = 0 if multiprocessing.current_process().name == "MainProcess" else 1
     return stop - start + extra
+
+
+@kernel(size=1000)
+def leaves_a_thread(start: int, stop: int) -> int:
+    """Correct, but leaves a thread that is not a daemon running: its process cannot exit."""
+    threading.Thread(target=time.sleep, args=(3600,), name="forgotten").start()
+    return sum(range(start, stop))
+
+
+@kernel(size=1000)
+def escapes(start: int, stop: int) -> int:
+    """Correct, but starts a process in a session of its own, out of its process group."""
+    import subprocess
+
+    subprocess.Popen(["sleep", "3117"], start_new_session=True)
+    return sum(range(start, stop))
+
+
+@kernel(size=1000)
+def hides(start: int, stop: int) -> int:
+    """Starts a process in a session of its own, then never returns."""
+    import subprocess
+
+    subprocess.Popen(["sleep", "3118"], start_new_session=True)
+    while True:
+        time.sleep(1)

@@ -1,0 +1,108 @@
+"""`python -P _guard.py LIFELINE_FD SCRATCH -- COMMAND…`: the leader of a child's session.
+
+`sessions.session` starts every child of a run (a visit's timing process, the per-round probe,
+an installer) under a guard, which makes sure nothing the child starts outlives it:
+
+- on Linux it is a child subreaper, so a descendant that leaves the process group (a kernel's
+  own `start_new_session=True` child) is adopted by the guard rather than by init;
+- when the child exits, it kills every descendant still alive and reaps them;
+- it reads the lifeline, a pipe whose other end only the orchestrator holds: end of file means
+  the orchestrator asks it to stop (a timeout, an interrupt) or is gone, even killed with
+  SIGKILL. Then it kills the child and every descendant at once, and, when the orchestrator is
+  gone, removes the SCRATCH folder it left (`-` for none).
+
+It then ends the way its child did, with the same exit code or signal, so the orchestrator
+reads the child's fate from the guard's. It imports nothing of mpbench, to start fast.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+
+import psutil
+
+PR_SET_CHILD_SUBREAPER = 36  # from <linux/prctl.h>
+KILL_PASSES = 10  # a descendant may fork while being killed: look again, a few times
+
+
+def become_subreaper() -> None:
+    """Adopt orphaned descendants (Linux only; elsewhere they go to init, as before)."""
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+
+
+def kill_descendants() -> None:
+    """SIGKILL every process below this one, until none is left alive."""
+    for _ in range(KILL_PASSES):
+        alive = [p for p in psutil.Process().children(recursive=True) if _alive(p)]
+        if not alive:
+            return
+        for process in alive:
+            with contextlib.suppress(psutil.Error):
+                process.kill()
+
+
+def _alive(process: psutil.Process) -> bool:
+    try:
+        return bool(process.status() != psutil.STATUS_ZOMBIE)
+    except psutil.Error:
+        return False
+
+
+def reap_orphans() -> None:
+    """Wait for every adopted child, so none is left a zombie."""
+    while True:
+        try:
+            os.waitpid(-1, 0)
+        except ChildProcessError:
+            return
+        except InterruptedError:
+            continue
+
+
+def end_like(returncode: int) -> None:
+    """Exit as the child did: with its code, or killed by its signal (no core file of ours)."""
+    if returncode >= 0:
+        os._exit(returncode)
+    signum = -returncode
+    resource.setrlimit(resource.RLIMIT_CORE, (0, resource.getrlimit(resource.RLIMIT_CORE)[1]))
+    with contextlib.suppress(OSError):  # SIGKILL's cannot be set, and needs no setting
+        signal.signal(signum, signal.SIG_DFL)
+    os.kill(os.getpid(), signum)
+    os._exit(128 + signum)  # a signal that does not end a process by default
+
+
+def main(argv: list[str]) -> None:
+    lifeline, scratch, separator, *command = argv
+    if separator != "--" or not command:
+        sys.exit("usage: python -P _guard.py LIFELINE_FD SCRATCH -- COMMAND…")
+    orchestrator = os.getppid()
+    become_subreaper()
+    child = subprocess.Popen(command)
+    stopped = threading.Event()
+
+    def watch() -> None:
+        while os.read(int(lifeline), 1):
+            pass
+        stopped.set()
+        kill_descendants()
+
+    threading.Thread(target=watch, daemon=True).start()
+    returncode = child.wait()
+    kill_descendants()
+    reap_orphans()
+    if stopped.is_set() and os.getppid() != orchestrator and scratch != "-":
+        shutil.rmtree(scratch, ignore_errors=True)
+    end_like(returncode)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
