@@ -66,7 +66,7 @@ def frame_of(points: Iterable[Point], *, kernel: str = "py_square", usable_cpus:
                     "startup_s": 0.01, "other_load": 0.0,
                     "contended": scenario in contended and process == sample == 0,
                     "reference_ms": 5.2 if scenario in slowed else 4.0,
-                    "result": "42", "date": pd.Timestamp("2026-11-01 12:00:00"),
+                    "result": "42", "date": pd.Timestamp("2026-11-01 12:00:00", tz="UTC"),
                 })
     return pd.DataFrame(rows, columns=list(COLUMNS)).astype(COLUMNS)
 

@@ -1,4 +1,4 @@
-"""`python -P _guard.py LIFELINE_FD SCRATCH -- COMMAND…`: the leader of a child's session.
+"""`python -S -P _guard.py LIFELINE_FD SCRATCH -- COMMAND…`: the leader of a child's session.
 
 `sessions.session` starts every child of a run (a visit's timing process, the per-round probe,
 an installer) under a guard, which makes sure nothing the child starts outlives it:
@@ -12,7 +12,8 @@ an installer) under a guard, which makes sure nothing the child starts outlives 
   gone, removes the SCRATCH folder it left (`-` for none).
 
 It then ends the way its child did, with the same exit code or signal, so the orchestrator
-reads the child's fate from the guard's. It imports nothing of mpbench, to start fast.
+reads the child's fate from the guard's. It starts with every visit, so it starts fast: without
+the site packages (psutil is found only when there is something to kill) and without mpbench.
 """
 
 from __future__ import annotations
@@ -26,8 +27,10 @@ import signal
 import subprocess
 import sys
 import threading
+from typing import TYPE_CHECKING
 
-import psutil
+if TYPE_CHECKING:
+    import psutil
 
 PR_SET_CHILD_SUBREAPER = 36  # from <linux/prctl.h>
 KILL_PASSES = 10  # a descendant may fork while being killed: look again, a few times
@@ -41,6 +44,13 @@ def become_subreaper() -> None:
 
 def kill_descendants() -> None:
     """SIGKILL every process below this one, until none is left alive."""
+    if not _has_children():
+        return  # the usual case, found without importing psutil: the guard starts fast
+    import site
+
+    site.main()  # started with -S, for speed: find psutil only now
+    import psutil
+
     for _ in range(KILL_PASSES):
         alive = [p for p in psutil.Process().children(recursive=True) if _alive(p)]
         if not alive:
@@ -50,7 +60,19 @@ def kill_descendants() -> None:
                 process.kill()
 
 
+def _has_children() -> bool:
+    """Whether any process is still below this one: once the child has been waited for, a
+    descendant still alive is either the child's or, adopted, this guard's own."""
+    try:  # WNOWAIT: reaps nothing, so the child's exit status stays for Popen to read
+        os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+    except ChildProcessError:
+        return False
+    return True
+
+
 def _alive(process: psutil.Process) -> bool:
+    import psutil
+
     try:
         return bool(process.status() != psutil.STATUS_ZOMBIE)
     except psutil.Error:
@@ -83,7 +105,7 @@ def end_like(returncode: int) -> None:
 def main(argv: list[str]) -> None:
     lifeline, scratch, separator, *command = argv
     if separator != "--" or not command:
-        sys.exit("usage: python -P _guard.py LIFELINE_FD SCRATCH -- COMMAND…")
+        sys.exit("usage: python -S -P _guard.py LIFELINE_FD SCRATCH -- COMMAND…")
     orchestrator = os.getppid()
     become_subreaper()
     child = subprocess.Popen(command)

@@ -53,8 +53,9 @@ def session(command: list[str], stdout: int | IO[bytes], stderr: int | IO[bytes]
     environment), stopped on leaving, also on an interrupt: nothing it started outlives it.
     If this process dies first, the guard also removes the `scratch` folder."""
     read_end, write_end = os.pipe()
-    # Run by path, not -m: the guard starts with every visit and needs none of mpbench.
-    guard = [sys.executable, "-P", str(GUARD), str(read_end),
+    # By path, not -m, and without site (-S): the guard starts with every visit, and needs
+    # none of mpbench.
+    guard = [sys.executable, "-S", "-P", str(GUARD), str(read_end),
              str(scratch) if scratch else "-", "--", *command]
     running = None
     try:
