@@ -23,11 +23,15 @@ from mpbench.doctor.findings import (
     load_finding,
     pyperf_finding,
     speed_finding,
+    topology_finding,
 )
 from mpbench.doctor.load import BackgroundLoad, LoadAverage, measure_background_load, parse_loadavg
 from mpbench.doctor.probe import ProbeRound, SpeedProbe, SpinPlan, _spin
 from mpbench.doctor.tuning import PyperfHints, parse_pyperf_show, read_governors
 from mpbench.doctor.verdict import judge
+from mpbench.topology import Topology, read_topology
+
+from conftest import DATA
 
 PYPERF_SHOW = """\
 Show the system configuration
@@ -113,6 +117,40 @@ def test_governor_findings() -> None:
     powersave = cpu_finding("EPYC", {0: "powersave", 1: "performance"})
     assert powersave.status == Status.WARN
     assert "performance, powersave" in powersave.figure
+
+
+def test_topology_finding_on_a_server() -> None:
+    finding = topology_finding(read_topology(DATA / "topologies" / "server-2socket-smt"))
+    assert (finding.status, finding.figure) == (
+        Status.OK, "2 sockets, 16 cores, 32 logical CPUs (SMT 2), 2 NUMA nodes")
+    assert finding.details == ("core types: 16 cores of one kind at 3.90 GHz",
+                               "NUMA node 0: CPUs 0-7,16-23", "NUMA node 1: CPUs 8-15,24-31")
+    assert finding.advice == ("compact placement gives each worker a core of its own before SMT "
+                              "siblings share; it fills NUMA node 0 first; spread alternates the "
+                              "nodes")
+    assert finding.source.startswith("/sys/devices/system/cpu: ")
+
+
+def test_topology_finding_warns_of_cores_at_different_speeds() -> None:
+    finding = topology_finding(read_topology(DATA / "topologies" / "laptop-hybrid"))
+    assert finding.status == Status.WARN
+    assert finding.figure.endswith("; 6 performance cores at 4.70 GHz, "
+                                   "8 efficiency cores at 3.50 GHz")
+    assert finding.details == ("core types: 6 performance cores at 4.70 GHz, "
+                               "8 efficiency cores at 3.50 GHz",)
+    assert "spill from performance onto efficiency cores" in finding.advice
+
+
+def test_topology_finding_without_sysfs_or_smt(tmp_path: Path) -> None:
+    vm = topology_finding(read_topology(DATA / "topologies" / "vm-2vcpu"))
+    assert (vm.status, vm.advice) == (Status.OK, "every logical CPU is a core of its own")
+    assert vm.details == ("core types: 2 cores of one kind",)
+    flat = topology_finding(read_topology(tmp_path / "absent"))
+    assert flat.status == Status.WARN
+    assert flat.figure.startswith("topology not readable: ")
+    assert flat.source == "os.cpu_count(): no /sys/devices/system/cpu"
+    unreadable = topology_finding(Unavailable("ValueError: bad online"))
+    assert unreadable.figure == "not available here (ValueError: bad online)"
 
 
 def test_pinned_spin_restores_the_affinity() -> None:
@@ -284,7 +322,7 @@ def test_real_diagnosis_is_complete_quick_and_leaves_no_process(
     diagnosis, leftovers = diagnosis_and_leftovers
     assert diagnosis.seconds < 15
     assert [finding.title for finding in diagnosis.findings] == [
-        "CPU budget", "CPU and clock", "Python", "BLAS threads", "pyperf tuning",
+        "CPU budget", "CPU topology", "CPU and clock", "Python", "BLAS threads", "pyperf tuning",
         "Background load", "Single-process speed", "Effective cores", "Per-CPU speed",
     ]
     assert all(finding.figure and finding.source and finding.advice
@@ -300,6 +338,9 @@ def test_real_diagnosis_measured_what_it_could(diagnosis: Diagnosis) -> None:
     assert isinstance(measured.probe, SpeedProbe)
     assert len(measured.probe.rounds) >= 2
     assert measured.probe.workers == measured.budget.usable
+    assert measured.topology == read_topology()
+    assert isinstance(measured.topology, Topology)
+    assert diagnosis.findings[1].figure == measured.topology.describe()
 
 
 def test_render_shows_every_finding_and_the_verdict(diagnosis: Diagnosis) -> None:

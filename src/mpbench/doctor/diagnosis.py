@@ -19,6 +19,7 @@ from mpbench.doctor.load import measure_background_load
 from mpbench.doctor.probe import probe_speed
 from mpbench.doctor.tuning import pyperf_hints, read_governors
 from mpbench.doctor.verdict import Verdict, judge
+from mpbench.topology import read_topology
 
 DEFAULT_PROBE_SECONDS = 8.0
 IDLE_SHARE = 0.3  # of the probe time spent watching the idle machine; the rest times the loop
@@ -66,6 +67,7 @@ def diagnose(probe_seconds: float = DEFAULT_PROBE_SECONDS,
     measured = Readings(
         budget=budget,
         physical_cpus=machine.physical_cpus(),
+        topology=_attempt(read_topology),
         cpu_model=machine.cpu_model(),
         governors=read_governors(sorted(os.sched_getaffinity(0))
                                  if hasattr(os, "sched_getaffinity") else range(budget.logical)),

@@ -13,6 +13,7 @@ from mpbench.doctor.load import BackgroundLoad
 from mpbench.doctor.probe import CHUNK_LOOPS, SpeedProbe
 from mpbench.doctor.tuning import PyperfHints
 from mpbench.machine import CpuBudget
+from mpbench.topology import Topology, format_cpu_list
 
 FIT_EFFECTIVE_SHARE = 0.9  # effective cores must reach 90 % of the usable CPUs …
 FIT_BACKGROUND_CPUS = 0.2  # … while other processes use less than a fifth of one CPU
@@ -53,6 +54,7 @@ class Readings:
 
     budget: CpuBudget
     physical_cpus: int | None
+    topology: Topology | Unavailable
     cpu_model: str
     governors: dict[int, str]
     python: str
@@ -84,6 +86,36 @@ def budget_finding(budget: CpuBudget, physical: int | None) -> Finding:
                        f"{physical} workers")
     return Finding(Status.OK, "CPU budget", figure, source,
                    f"`--workers auto` goes up to {budget.usable}")
+
+
+def topology_finding(topology: Topology | Unavailable) -> Finding:
+    title = "CPU topology"
+    source = ("/sys/devices/system/cpu: online, cpuN/topology/, cpuN/nodeN, "
+              "cpuN/cpufreq/cpuinfo_max_freq, cpuN/cpu_capacity")
+    if isinstance(topology, Unavailable):
+        return _not_available(title, topology, source)
+    types = topology.core_types()
+    details = ["core types: " + ", ".join(core_type.describe() for core_type in types)]
+    nodes = sorted({cpu.node for cpu in topology.cpus})
+    if len(nodes) > 1:
+        details += [f"NUMA node {node}: CPUs "
+                    f"{format_cpu_list(cpu.id for cpu in topology.cpus if cpu.node == node)}"
+                    for node in nodes]
+    figure = topology.describe()
+    if not topology.readable:
+        return Finding(Status.WARN, title, figure, "os.cpu_count(): no /sys/devices/system/cpu",
+                       "cores and SMT siblings look alike here, so pinned CPU sets follow the "
+                       "CPU numbers", tuple(details))
+    if len(types) > 1:
+        return Finding(Status.WARN, title, figure, source,
+                       f"cores run at different speeds: speedups bend where workers spill from "
+                       f"{types[0].kind} onto {types[-1].kind} cores (compact placement fills "
+                       "the fastest first)", tuple(details))
+    advice = ["every logical CPU is a core of its own" if topology.smt == 1 else
+              "compact placement gives each worker a core of its own before SMT siblings share"]
+    if len(nodes) > 1:
+        advice.append("it fills NUMA node 0 first; spread alternates the nodes")
+    return Finding(Status.OK, title, figure, source, "; ".join(advice), tuple(details))
 
 
 def cpu_finding(model: str, governors: dict[int, str]) -> Finding:
@@ -227,6 +259,7 @@ def cpu_speeds_finding(probe: SpeedProbe | Unavailable) -> Finding:
 def build_findings(measured: Readings) -> tuple[Finding, ...]:
     return (
         budget_finding(measured.budget, measured.physical_cpus),
+        topology_finding(measured.topology),
         cpu_finding(measured.cpu_model, measured.governors),
         python_finding(measured.python, measured.python_build, measured.gil_enabled),
         blas_finding(measured.blas),
