@@ -56,7 +56,8 @@ def frame_of(points: Iterable[Point], *, kernel: str = "py_square", usable_cpus:
                 rows.append({
                     "file": "results.json", "machine": "box", "python": "3.12.1",
                     "scenario": scenario, "kernel": kernel, "executor": executor,
-                    "start_method": start_method, "workers": workers, "size": 1000,
+                    "start_method": start_method, "workers": workers, "scaling": "strong",
+                    "work": 1, "size": 1000,
                     "tasks": 4 * workers, "blas_threads": 1, "kernel_hash": "hash",
                     "usable_cpus": usable_cpus, "cpus_granted": usable_cpus,
                     "gil_enabled": True, "process": process, "round": process,
@@ -100,6 +101,22 @@ def test_speedup_and_efficiency_are_exact_on_noise_free_data() -> None:
     assert summary["median_low"].tolist() == pytest.approx(summary["median"].tolist())
     assert summary["speedup_high"].tolist() == pytest.approx([1.0, 0.8, 1.6, 3.0])
     assert summary["efficiency_low"].tolist() == pytest.approx([1.0, 0.8, 0.8, 0.75])
+
+
+def test_weak_scaling_speedup_is_serial_time_times_workers_over_time() -> None:
+    """Gustafson's T1·w/Tw: w workers doing w times the serial work in 1.2 × the serial time
+    scale w/1.2; they are not fitted, and their results are not held against serial's."""
+    frame = frame_of([("serial", 1, 0.5), ("pool_map", 2, 0.6), ("pool_map", 4, 0.6)])
+    weak = frame["executor"] != "serial"
+    frame.loc[weak, "scaling"] = "weak"
+    frame.loc[weak, "work"] = frame.loc[weak, "workers"]
+    frame.loc[weak, "size"] = 1000 * frame.loc[weak, "workers"]
+    frame.loc[weak, "result"] = "84"
+    summary = summarize(frame)
+    assert summary["speedup"].tolist() == pytest.approx([1.0, 2 * 0.5 / 0.6, 4 * 0.5 / 0.6])
+    assert summary["serial_median"].tolist() == pytest.approx([0.5, 1.0, 2.0])
+    assert not summary["wrong_result"].any()
+    assert scaling_fits(summary).empty
 
 
 def test_speedup_is_nan_without_a_serial_run() -> None:

@@ -183,6 +183,7 @@ def measure(runner: Any, scenario: Scenario, baseline: Scenario | None, round_in
         executor.run(trivial_tasks(scenario.workers, spec.func))
         startup = time.perf_counter() - started
         from mpbench.machine import free_threaded_build, gil_enabled
+        from mpbench.topology import format_cpu_list
 
         # Asked once everything is loaded, here and by one task per worker (a pool may hand
         # them all to one worker): an extension without free-threading support turns the GIL
@@ -193,6 +194,8 @@ def measure(runner: Any, scenario: Scenario, baseline: Scenario | None, round_in
             "startup_s": startup,
             "cpus_granted": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
             else os.cpu_count() or 1,
+            **({"cpus": format_cpu_list(os.sched_getaffinity(0))}
+               if hasattr(os, "sched_getaffinity") else {}),
             "free_threaded": "yes" if free_threaded_build() else "no",
             "gil_enabled": "yes" if gil_enabled() else "no",
             "workers_gil_enabled": "yes" if with_gil else "no",

@@ -31,10 +31,13 @@ from scipy.optimize import lsq_linear
 from mpbench import estimates
 from mpbench.estimates import WIDE
 from mpbench.frame import SLOWED
+from mpbench.model import Scaling
 
 SCENARIO_KEYS = ["file", "machine", "python", "interpreter", "scenario", "kernel", "executor",
-                 "start_method", "workers", "usable_cpus"]
-FIT_KEYS = ["file", "machine", "python", "interpreter", "kernel", "executor", "start_method"]
+                 "start_method", "scaling", "workers", "usable_cpus"]
+FIT_KEYS = ["file", "machine", "python", "interpreter", "kernel", "executor", "start_method",
+            "scaling"]
+STRONG = Scaling.STRONG.value
 VERDICT_KEYS = ["file", "machine", "python", "interpreter", "kernel"]
 SERIAL = "serial"
 THREAD_EXECUTORS = frozenset({"threads", "thread_pool"})
@@ -87,7 +90,8 @@ def summarize(frame: pd.DataFrame) -> pd.DataFrame:
     medians, speedups = _estimates(frame, grouped.ngroup().to_numpy(dtype=np.int64),
                                    summary["scenario"], summary["executor"])
     summary["median_low"], summary["median_high"] = medians[:, 1], medians[:, 2]
-    summary["serial_median"] = grouped["baseline_s"].median().to_numpy(dtype=float)
+    summary["serial_median"] = frame.assign(serial_s=serial_seconds(frame)).groupby(
+        SCENARIO_KEYS, dropna=False, sort=False)["serial_s"].median().to_numpy(dtype=float)
     serial = (summary["executor"] == SERIAL).to_numpy()
     summary.loc[serial, "serial_median"] = summary.loc[serial, "median"]
     for column, index in (("speedup", 0), ("speedup_low", 1), ("speedup_high", 2)):
@@ -95,10 +99,14 @@ def summarize(frame: pd.DataFrame) -> pd.DataFrame:
     summary["speedup_half_width"] = [estimates.half_width(*row) for row in speedups]
     summary.loc[serial, "speedup_half_width"] = 0.0
     # Every executor must compute what serial computed; a difference means lost or doubled work.
+    # (Weak scaling's larger sizes have no serial run to check against.)
     summary["result"] = grouped["result"].first().to_numpy(dtype=object)
+    summary["size"] = grouped["size"].first().to_numpy(dtype=np.int64)
     baseline = baseline_rows(summary, ["file", "interpreter", "kernel"])
-    serial_result = pd.Series([summary["result"].iloc[row] if row >= 0 else None
-                               for row in baseline], index=summary.index, dtype=object)
+    serial_result = pd.Series([summary["result"].iloc[row]
+                               if row >= 0 and summary["size"].iloc[row] == size else None
+                               for row, size in zip(baseline, summary["size"], strict=True)],
+                              index=summary.index, dtype=object)
     summary["wrong_result"] = (summary["result"].notna() & serial_result.notna()
                                & (summary["result"] != serial_result)).to_numpy(dtype=bool)
     for name in ("", "_low", "_high"):
@@ -131,7 +139,7 @@ def _estimates(frame: pd.DataFrame, group_of_row: IntArray, scenario_ids: pd.Ser
                executors: pd.Series[str]) -> tuple[FloatArray, FloatArray]:
     """Per group: (median, low, high) of its times and of its paired speedup."""
     values = frame["value"].to_numpy(dtype=float)
-    baseline = frame["baseline_s"].to_numpy(dtype=float)
+    baseline = serial_seconds(frame)
     visits = frame["process"].to_numpy(dtype=np.int64)
     medians = np.empty((len(scenario_ids), 3))
     speedups = np.full((len(scenario_ids), 3), np.nan)
@@ -147,9 +155,17 @@ def _estimates(frame: pd.DataFrame, group_of_row: IntArray, scenario_ids: pd.Ser
     return medians, speedups
 
 
+def serial_seconds(frame: pd.DataFrame) -> FloatArray:
+    """Per row, what serial takes for the row's work: the paired baseline call's time, times
+    the workers under weak scaling (Gustafson's T1·w)."""
+    seconds: FloatArray = frame["baseline_s"].to_numpy(dtype=float) * frame["work"].to_numpy(
+        dtype=float)
+    return seconds
+
+
 def paired_speedups(frame: pd.DataFrame, keys: list[str]) -> pd.Series[float]:
     """The paired speedup estimate (no interval) per group of `keys`; 1 for serial rows."""
-    ratios = np.log(frame["baseline_s"].to_numpy(dtype=float)) - np.log(
+    ratios = np.log(serial_seconds(frame)) - np.log(
         frame["value"].to_numpy(dtype=float))
     speedup: pd.Series[float] = np.exp(
         frame.assign(log_ratio=ratios).groupby(keys, sort=False)["log_ratio"].median())
@@ -217,12 +233,13 @@ def scaling_fits(summary: pd.DataFrame) -> pd.DataFrame:
 
     Only trusted points count (see `MARKS`). Speedups are over the kernel's serial baseline, not
     the executor's own 1-worker run, so an executor's fixed overhead (task dispatch, pickling,
-    result transfer) shows up in sigma. Columns: `points` (distinct worker counts used),
+    result transfer) shows up in sigma. Both laws model fixed work, so weak-scaling series are
+    not fitted. Columns: `points` (distinct worker counts used),
     `left_out` (points with a speedup that were marked, oversubscribed ones aside),
     `amdahl_sigma`, `usl_sigma`, `usl_kappa`, `usl_peak_workers` and `usl_note` (why there is no
     USL fit; empty when there is one).
     """
-    parallel = summary[summary["executor"] != SERIAL]
+    parallel = summary[(summary["executor"] != SERIAL) & (summary["scaling"] == STRONG)]
     rows = [{**dict(zip(FIT_KEYS, key, strict=True)), **_fit_scenarios(group)}
             for key, group in parallel.groupby(FIT_KEYS, dropna=False, sort=False)]
     fits = pd.DataFrame(rows, columns=[*FIT_KEYS, "points", "left_out", "amdahl_sigma",
@@ -277,6 +294,7 @@ def _best(points: pd.DataFrame, workers: int) -> pd.Series[Any]:
 
 def _verdict(group: pd.DataFrame) -> dict[str, Any]:
     candidates = group[(group["workers"] > 1) & (group["executor"] != SERIAL)
+                       & (group["scaling"] == STRONG)
                        & ~group["oversubscribed"].astype(bool) & group["speedup"].notna()]
     usable = candidates[candidates["trusted"].astype(bool)]
     threads = usable[usable["executor"].isin(THREAD_EXECUTORS)]

@@ -20,7 +20,7 @@ from mpbench import __version__
 from mpbench.errors import MpbenchError, UsageError
 from mpbench.executors import EXECUTORS
 from mpbench.kernels import default_benchmarks_dir, discover
-from mpbench.machine import machine_name, usable_cpus
+from mpbench.machine import allowed_cpus, machine_name, usable_cpus
 from mpbench.matrix import (
     DEFAULT_BLAS_THREADS,
     DEFAULT_TASKS_PER_WORKER,
@@ -28,11 +28,13 @@ from mpbench.matrix import (
     MatrixOptions,
     available_start_methods,
     is_whole_number,
+    parse_cpus,
     parse_names,
     parse_workers,
 )
-from mpbench.model import MAX_SECONDS, MAX_SIZE
+from mpbench.model import MAX_SECONDS, MAX_SIZE, Scaling
 from mpbench.options import DEFAULT_TIMEOUT, RunOptions
+from mpbench.topology import Placement
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -134,6 +136,16 @@ def _matrix_arguments() -> _Parser:
     group.add_argument("--gil", type=int, choices=[0, 1],
                        help="run free-threaded builds with the GIL forced off (0) or on (1), "
                             "through PYTHON_GIL")
+    group.add_argument("--scaling", metavar="LIST",
+                       help="strong (default: the same work for every worker count, speedup "
+                            "T1/Tw), weak (size × workers, speedup T1·w/Tw), or strong,weak")
+    group.add_argument("--cpus", metavar="LIST|auto",
+                       help="pin each scenario with k workers, its whole process tree, to k of "
+                            "these CPUs, e.g. 0-3,8; auto: every CPU this process may use")
+    group.add_argument("--placement", choices=[policy.value for policy in Placement],
+                       help="which k CPUs: compact (default) fills physical cores first, "
+                            "fastest first, one NUMA node before the next; spread alternates "
+                            "nodes (implies --cpus auto when --cpus is not given)")
     return parent
 
 
@@ -255,7 +267,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 _MATRIX_FIELDS = {"kernels": "kernels", "executors": "executors", "workers": "workers",
                   "start_method": "start_methods", "select": "select", "profile": "profile",
                   "size": "size", "tasks_per_worker": "tasks_per_worker",
-                  "blas_threads": "blas_threads", "python": "pythons", "gil": "gil"}
+                  "blas_threads": "blas_threads", "python": "pythons", "gil": "gil",
+                  "scaling": "scalings", "cpus": "cpus", "placement": "placement"}
 
 
 def _given_options(args: argparse.Namespace, kernel_names: Iterable[str],
@@ -272,9 +285,14 @@ def _given_options(args: argparse.Namespace, kernel_names: Iterable[str],
                                                        "start method")),
         "select": tuple,
         "python": tuple,
+        "scaling": lambda text: tuple(parse_names(text, [mode.value for mode in Scaling],
+                                                  "scaling")),
+        "cpus": lambda text: parse_cpus(text, allowed_cpus()),
     }
     given = {field: parse.get(name, _unchanged)(getattr(args, name))
              for name, field in _MATRIX_FIELDS.items() if getattr(args, name) is not None}
+    if "placement" in given and "cpus" not in given:
+        given["cpus"] = parse_cpus("auto", allowed_cpus())
     return {field: value for field, value in given.items() if value is not None}
 
 

@@ -15,7 +15,7 @@ from typing import Any
 import pandas as pd
 
 from mpbench.errors import ResultsFileError
-from mpbench.model import BASELINE_FIRST, paired_baseline
+from mpbench.model import BASELINE_FIRST, Scaling, paired_baseline, work
 from mpbench.storage import Results, read
 
 COLUMNS: dict[str, str] = {
@@ -29,12 +29,15 @@ COLUMNS: dict[str, str] = {
     "executor": "string",
     "start_method": "string",
     "workers": "int64",
+    "scaling": "string",
+    "work": "int64",
     "size": "int64",
     "tasks": "int64",
     "blas_threads": "int64",
     "kernel_hash": "string",
     "usable_cpus": "int64",
     "cpus_granted": "int64",
+    "cpus": "string",
     "gil_enabled": "boolean",
     "workers_gil_enabled": "boolean",
     "process": "int64",
@@ -102,6 +105,7 @@ def _rows(results: Results) -> Iterable[dict[str, Any]]:
             other_load = _number(metadata, "other_load", float)
             # pyperf's date is local time without an offset: its round's UTC start gives it one
             date = _utc(_date(metadata.get("date")), offsets.get(_number(metadata, "round", int)))
+            scaling = str(metadata.get("scaling", Scaling.STRONG.value))
             paired = paired_baseline(metadata, run.values)
             baseline: list[float | None] = [*paired] if paired else [None] * len(run.values)
             first = metadata.get(BASELINE_FIRST)
@@ -118,6 +122,8 @@ def _rows(results: Results) -> Iterable[dict[str, Any]]:
                     "executor": metadata["executor"],
                     "start_method": metadata.get("start_method"),
                     "workers": metadata["workers"],
+                    "scaling": scaling,
+                    "work": work(scaling, metadata["workers"]),
                     "size": metadata["size"],
                     "tasks": metadata["tasks"],
                     "blas_threads": metadata["blas_threads"],
@@ -125,6 +131,7 @@ def _rows(results: Results) -> Iterable[dict[str, Any]]:
                     "usable_cpus": machine.usable_cpus,
                     "cpus_granted": _number(metadata, "cpus_granted", int)
                     or machine.usable_cpus,
+                    "cpus": metadata.get("cpus"),
                     "gil_enabled": metadata.get("gil_enabled", "yes") == "yes",
                     "workers_gil_enabled": metadata.get("workers_gil_enabled", "yes") != "no",
                     "process": process,
@@ -199,10 +206,10 @@ def same_series(frame: pd.DataFrame, series: Mapping[Any, Any] | pd.Series[Any]
                 ) -> pd.Series[bool]:
     """Rows of the scaling series `series` (a row of any frame with these columns) belongs
     to: a file's kernel under one interpreter, run by one executor and start method (a missing
-    start method, as for threads, matches a missing one)."""
+    start method, as for threads, matches a missing one), scaled one way."""
     method = series["start_method"] if isinstance(series["start_method"], str) else ""
     rows: pd.Series[bool] = (
         (frame["file"] == series["file"]) & (frame["interpreter"] == series["interpreter"])
         & (frame["kernel"] == series["kernel"]) & (frame["executor"] == series["executor"])
-        & (frame["start_method"].fillna("") == method))
+        & (frame["start_method"].fillna("") == method) & (frame["scaling"] == series["scaling"]))
     return rows

@@ -31,6 +31,7 @@ import pandas as pd
 
 from mpbench import estimates
 from mpbench.analysis import PROCESS_EXECUTORS, SERIAL, THREAD_EXECUTORS
+from mpbench.model import Scaling
 
 SUBINTERPRETERS = "interpreter_pool"  # executors.InterpreterPool.name
 
@@ -84,7 +85,8 @@ def answers(frame: pd.DataFrame, summary: pd.DataFrame) -> pd.DataFrame:
     """One row per file × kernel × way that was measured (columns ANSWER_COLUMNS): its best
     scenario at the common worker count, as a speedup over the yardstick's serial time."""
     rows: list[dict[str, Any]] = []
-    for (file, machine, kernel), points in summary.groupby(["file", "machine", "kernel"],
+    strong = summary[summary["scaling"] == Scaling.STRONG.value]  # the three ways, same work
+    for (file, machine, kernel), points in strong.groupby(["file", "machine", "kernel"],
                                                             sort=False):
         builds = _builds(frame, file)
         workers = _common_workers(points)

@@ -145,15 +145,15 @@ def _points(frame: pd.DataFrame) -> pd.DataFrame:
     """Median and paired speedup (as `summarize` defines it; none for serial scenarios)."""
     points = frame.groupby(["run", "scenario"], sort=False).agg(
         kernel=("kernel", "first"), executor=("executor", "first"),
-        start_method=("start_method", "first"), workers=("workers", "first"),
-        median=("value", "median"),
+        start_method=("start_method", "first"), scaling=("scaling", "first"),
+        workers=("workers", "first"), median=("value", "median"),
     ).reset_index()
     speedups = paired_speedups(frame, ["run", "scenario"]).to_numpy(dtype=float)
     points["speedup"] = np.where(points["executor"] == SERIAL, np.nan, speedups)
-    points["label"] = [f"{executor_label(str(executor), method)} w{workers}" for
-                       executor, method, workers in
-                       zip(points["executor"], points["start_method"], points["workers"],
-                           strict=True)]
+    points["label"] = [f"{executor_label(str(executor), method, scaling)} w{workers}" for
+                       executor, method, scaling, workers in
+                       zip(points["executor"], points["start_method"], points["scaling"],
+                           points["workers"], strict=True)]
     return points
 
 

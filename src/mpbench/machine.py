@@ -108,6 +108,11 @@ def cpu_budget() -> CpuBudget:
     return CpuBudget(logical=os.cpu_count() or 1, affinity=affinity, quota=cgroup_cpu_quota())
 
 
+def allowed_cpus() -> frozenset[int] | None:
+    """The CPUs this process may run on; None where the platform cannot say or pin."""
+    return frozenset(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
+
+
 def usable_cpus() -> int:
     """CPUs this process can really use: min(logical, affinity, ceil(cgroup quota))."""
     return cpu_budget().usable

@@ -9,12 +9,13 @@ from __future__ import annotations
 import fnmatch
 import itertools
 import multiprocessing
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from mpbench.errors import UsageError
 from mpbench.executors import EXECUTORS, Serial, default_start_method
-from mpbench.model import KernelSpec, Profile, Scenario
+from mpbench.model import MAX_SIZE, KernelSpec, Profile, Scaling, Scenario, work
+from mpbench.topology import Placement, format_cpu_list, parse_cpu_list
 
 DEFAULT_TASKS_PER_WORKER = 4
 DEFAULT_BLAS_THREADS = 1
@@ -57,6 +58,9 @@ class MatrixOptions:
     profile: str = DEFAULT_PROFILE
     pythons: tuple[str, ...] | None = None  # interpreter paths; None: the one running mpbench
     gil: int | None = None  # PYTHON_GIL for free-threaded builds: 0 off, 1 on; None: as built
+    scalings: tuple[str, ...] | None = None  # `Scaling` values; None: strong only
+    cpus: tuple[int, ...] | None = None  # the CPUs to pin to, k of them for k workers; None: not
+    placement: str = Placement.COMPACT.value  # which k of `cpus`, a `Placement` value
 
 
 def auto_workers(usable_cpus: int) -> list[int]:
@@ -96,6 +100,23 @@ def parse_workers(text: str, usable_cpus: int) -> list[int]:
     return sorted(counts)
 
 
+def parse_cpus(text: str, allowed: Collection[int] | None) -> tuple[int, ...]:
+    """`auto` (every CPU this process may use) or a list such as `0-3,8` of allowed CPUs."""
+    if allowed is None:
+        raise UsageError("--cpus: this platform cannot pin processes to CPUs "
+                         "(no sched_setaffinity); run without --cpus")
+    if text.strip() == "auto":
+        return tuple(sorted(allowed))
+    try:
+        cpus = parse_cpu_list(text)
+    except ValueError as exc:
+        raise UsageError(f"--cpus {text!r}: {exc}; e.g. --cpus 0-3,8 or --cpus auto") from None
+    if refused := [cpu for cpu in cpus if cpu not in allowed]:
+        raise UsageError(f"--cpus {text!r}: CPU {format_cpu_list(refused)} is not available to "
+                         f"this process, which may use {format_cpu_list(allowed)}")
+    return cpus
+
+
 def parse_names(text: str, valid: Iterable[str], what: str) -> list[str]:
     """A comma-separated list of names, each checked against `valid`."""
     valid = list(valid)
@@ -131,7 +152,10 @@ def expand(kernels: Mapping[str, KernelSpec], options: MatrixOptions, usable_cpu
     if Serial.name not in executor_names:
         executor_names.insert(0, Serial.name)  # every speedup needs its baseline
     start_methods = options.start_methods or [default_start_method()]
-    worker_counts = options.workers or auto_workers(usable_cpus)
+    # Pinned, a run has the CPUs of its set and no more.
+    worker_counts = options.workers or auto_workers(
+        min(usable_cpus, len(options.cpus)) if options.cpus else usable_cpus)
+    scalings = options.scalings or [Scaling.STRONG.value]
 
     scenarios = []
     for kernel_name in kernel_names:
@@ -139,20 +163,25 @@ def expand(kernels: Mapping[str, KernelSpec], options: MatrixOptions, usable_cpu
         size = options.size or max(1, round(spec.size * profile.size_scale))
         for interpreter, executor_name in itertools.product(interpreters, executor_names):
             executor = EXECUTORS[executor_name]
-            if executor is Serial:
-                layouts: list[tuple[str | None, int, int]] = [(None, 1, 1)]
+            if executor is Serial:  # one worker: strong and weak scaling are the same
+                layouts: list[tuple[str | None, int, int, str]] = [
+                    (None, 1, 1, Scaling.STRONG.value)]
             else:
                 methods: list[str | None] = (
                     list(start_methods) if executor.uses_processes else [None])
-                layouts = [(method, workers, workers * options.tasks_per_worker)
-                           for method in methods for workers in worker_counts]
-            for start_method, workers, tasks in layouts:
+                layouts = [(method, workers, workers * options.tasks_per_worker, scaling)
+                           for scaling in scalings for method in methods
+                           for workers in worker_counts]
+            for start_method, workers, tasks, scaling in layouts:
                 scenario = Scenario(
-                    kernel=kernel_name, executor=executor_name, workers=workers, size=size,
-                    tasks=tasks, start_method=start_method, blas_threads=options.blas_threads,
-                    kernel_file=spec.source_file, kernel_hash=spec.source_hash,
-                    interpreter=interpreter,
+                    kernel=kernel_name, executor=executor_name, workers=workers,
+                    size=size * work(scaling, workers), tasks=tasks, start_method=start_method,
+                    blas_threads=options.blas_threads, kernel_file=spec.source_file,
+                    kernel_hash=spec.source_hash, interpreter=interpreter, scaling=scaling,
                 )
+                if scenario.size > MAX_SIZE:
+                    raise UsageError(f"--scaling weak: {kernel_name}'s size {size} × {workers} "
+                                     f"workers is more than {MAX_SIZE}; choose a smaller --size")
                 scenarios.append(scenario)
     scenarios = _selected(scenarios, options.select)
     if not scenarios:

@@ -8,6 +8,7 @@ pyperf metadata (flat str/int/float values) and back, which is how they survive 
 from __future__ import annotations
 
 import dataclasses
+import enum
 import json
 import math
 import signal
@@ -28,6 +29,13 @@ WARNING_MARKER = "mpbench-warning:"  # prefix of a line a worker that measured l
 # Run metadata of a paired visit: the serial baseline's time before or after each timed value.
 BASELINE_VALUES = "baseline_values"
 BASELINE_FIRST = "baseline_first"  # 1 when the first value's baseline ran first; then it alternates
+
+
+class Scaling(enum.Enum):
+    """How a scenario's work relates to its workers."""
+
+    STRONG = "strong"  # the same work whatever the workers: speedup T1/Tw (Amdahl)
+    WEAK = "weak"  # work grows with the workers, size × w: speedup T1·w/Tw (Gustafson)
 
 
 def encode_series(numbers: Sequence[float]) -> str:
@@ -109,14 +117,23 @@ class Scenario:
     kernel_file: str
     kernel_hash: str
     interpreter: str
+    scaling: str = Scaling.STRONG.value  # a `Scaling` value (a string, as stored)
 
     @property
     def id(self) -> str:
-        """Stable name, the same on every machine: `kernel/executor/wN[/start_method]@tag`."""
+        """Stable name, the same on every machine: `kernel/executor/wN[/start_method][/weak]@tag`
+        (strong scaling, the default, is not named, so older files line up)."""
         parts = [self.kernel, self.executor, f"w{self.workers}"]
         if self.start_method:
             parts.append(self.start_method)
+        if self.scaling == Scaling.WEAK.value:
+            parts.append(Scaling.WEAK.value)
         return "/".join(parts) + f"@{self.interpreter}"
+
+    @property
+    def work(self) -> int:
+        """The scenario's work in units of its serial baseline's: w under weak scaling."""
+        return work(self.scaling, self.workers)
 
     def to_metadata(self) -> dict[str, MetadataValue]:
         """The axes, as pyperf benchmark metadata (the kernel's file path stays local)."""
@@ -129,6 +146,7 @@ class Scenario:
             "blas_threads": self.blas_threads,
             "kernel_hash": self.kernel_hash,
             "interpreter": self.interpreter,
+            "scaling": self.scaling,
         }
         if self.start_method:
             metadata["start_method"] = self.start_method
@@ -143,7 +161,17 @@ class Scenario:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Scenario:
-        return cls(**checked_fields(cls, data, "a stored scenario"))
+        if isinstance(data, Mapping) and "scaling" not in data:  # stored before weak scaling
+            data = {**data, "scaling": Scaling.STRONG.value}
+        fields = checked_fields(cls, data, "a stored scenario")
+        if fields["scaling"] not in {mode.value for mode in Scaling}:
+            raise ResultsFileError(f"a stored scenario: unknown scaling {fields['scaling']!r}")
+        return cls(**fields)
+
+
+def work(scaling: object, workers: int) -> int:
+    """How many serial baselines' worth of work a scenario does (`scaling` as stored)."""
+    return workers if scaling == Scaling.WEAK.value else 1
 
 
 @dataclass(frozen=True)

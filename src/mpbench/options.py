@@ -17,7 +17,8 @@ from typing import Any
 
 from mpbench.errors import ResultsFileError, UsageError
 from mpbench.matrix import PROFILES, MatrixOptions
-from mpbench.model import MAX_SECONDS, Profile
+from mpbench.model import MAX_SECONDS, Profile, Scaling
+from mpbench.topology import Placement
 
 DEFAULT_TIMEOUT = 300.0
 
@@ -114,12 +115,16 @@ def _optional_number(data: Mapping[str, Any], name: str, valid: Any) -> float | 
 
 
 _MATRIX_LISTS: dict[str, type] = {"kernels": str, "executors": str, "workers": int,
-                                  "start_methods": str}
+                                  "start_methods": str, "scalings": str, "cpus": int}
+# Options added since results format 3, and what a file without them was measured with.
+_MATRIX_ADDED: dict[str, Any] = {"scalings": None, "cpus": None,
+                                 "placement": Placement.COMPACT.value}
 
 
 def _matrix_from(data: Any) -> MatrixOptions:
     if not isinstance(data, Mapping):
         raise ResultsFileError("the run's options: 'matrix' is missing or not an object")
+    data = {**{name: value for name, value in _MATRIX_ADDED.items() if name not in data}, **data}
     expected = {item.name for item in dataclasses.fields(MatrixOptions)}
     if set(data) != expected:
         raise ResultsFileError("the run's options: 'matrix' has missing or unknown fields")
@@ -147,6 +152,12 @@ def _matrix_from(data: Any) -> MatrixOptions:
         raise ResultsFileError("the run's options: 'pythons' is not a list of paths")
     if data["gil"] not in (None, 0, 1) or isinstance(data["gil"], bool):
         raise ResultsFileError("the run's options: 'gil' is not 0, 1 or null")
+    if values["scalings"] is not None and not set(values["scalings"]) <= {
+            mode.value for mode in Scaling}:
+        raise ResultsFileError("the run's options: 'scalings' names an unknown scaling")
+    if data["placement"] not in {policy.value for policy in Placement}:
+        raise ResultsFileError("the run's options: 'placement' is not compact or spread")
     return MatrixOptions(**values, select=tuple(select), profile=str(data["profile"]),
-                         pythons=None if pythons is None else tuple(pythons), gil=data["gil"])
+                         pythons=None if pythons is None else tuple(pythons), gil=data["gil"],
+                         placement=str(data["placement"]))
 

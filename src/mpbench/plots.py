@@ -61,10 +61,11 @@ def _curves(summary: pd.DataFrame) -> list[Curve]:
     parallel = summary[summary["executor"] != SERIAL]
     several = several_interpreters(parallel)
     return [
-        Curve(executor_label(str(executor), start_method) + (f" @{tag}" if several else ""),
+        Curve(executor_label(str(executor), start_method, scaling)
+              + (f" @{tag}" if several else ""),
               executor in THREAD_EXECUTORS, group.sort_values("workers"))
-        for (tag, executor, start_method), group in parallel.groupby(
-            ["interpreter", "executor", "start_method"], dropna=False, sort=False)
+        for (tag, executor, start_method, scaling), group in parallel.groupby(
+            ["interpreter", "executor", "start_method", "scaling"], dropna=False, sort=False)
     ]
 
 

@@ -40,11 +40,13 @@ from mpbench.model import (
     Scenario,
     describe_exit,
     paired_baseline,
+    work,
 )
 from mpbench.options import StoredOptions
 from mpbench.schedule import SERIAL, baselines, next_round, shuffled
 from mpbench.sessions import Session, session
 from mpbench.storage import Results, save
+from mpbench.topology import format_cpu_list
 
 REASON_LIMIT = 300  # characters of a failure reason kept in the results file
 LOG_LIMIT = 1 << 20  # bytes read from each end of a visit's output, to find its failure
@@ -60,6 +62,8 @@ class RunSettings:
     options: StoredOptions
     # Interpreter tag → how to start its timing processes.
     pythons: Mapping[str, TimingPython] = field(default_factory=dict)
+    # A pinned run's CPUs in the order its placement fills them; () when not pinned.
+    cpu_order: tuple[int, ...] = ()
     probe_machine: bool = True  # the per-round probe; tests of orchestration turn it off
 
     def timing_python(self, tag: str) -> TimingPython:
@@ -121,6 +125,9 @@ def worker_command(visit: Visit, settings: RunSettings, output: Path) -> list[st
     ]
     if visit.baseline is not None:
         command.extend(("--baseline", visit.baseline.to_json()))
+    if settings.cpu_order:  # k workers on the first k CPUs; more workers share them all
+        cpus = settings.cpu_order[:visit.scenario.workers]
+        command.extend(("--affinity", format_cpu_list(cpus)))
     return command
 
 
@@ -208,12 +215,16 @@ def _looks_like_exception(line: str) -> bool:
 
 def speedup_half_width(bench: pyperf.Benchmark) -> float:
     """How precise the paired speedup of a scenario's visits so far is (see estimates)."""
-    baseline, values, visits = [], [], []
+    baseline: list[float] = []
+    values: list[float] = []
+    visits: list[int] = []
+    metadata = bench.get_metadata()
+    factor = work(metadata.get("scaling"), int(metadata.get("workers", 1)))  # weak: T1·w/Tw
     for index, run in enumerate(bench.get_runs()):
         paired = paired_baseline(run.get_metadata(), run.values)
         if paired is None:
             continue
-        baseline.extend(paired)
+        baseline.extend(value * factor for value in paired)
         values.extend(run.values)
         visits.extend([index] * len(run.values))
     speedup = estimates.paired_speedup(np.array(baseline), np.array(values), np.array(visits),

@@ -31,6 +31,7 @@ from mpbench.options import RunOptions, StoredOptions
 from mpbench.runner import Observer, Outcome, RunSettings, TimingPython, Visit, run_rounds
 from mpbench.storage import Results, default_path
 from mpbench.support import unsupported
+from mpbench.topology import Placement, read_topology
 
 
 def _quiet(message: str) -> None:
@@ -88,6 +89,7 @@ def prepare(options: RunOptions, machine: Machine | None = None,
     environment on first use (`say` tells why that takes a while) and asks it which scenarios
     it cannot run: those are the results' `unsupported`, not its plan."""
     machine = machine or collect_machine(options.machine_name)
+    cpu_order(options.matrix)  # every CPU of --cpus online, before anything is made
     chosen = interpreters(options.matrix)
     scenarios = plan(options, machine.usable_cpus, [item.tag for item in chosen])
     if options.output is not None and options.output.exists():
@@ -132,8 +134,20 @@ def measure(results: Results, destination: Path, observer: Observer | None = Non
     interpreter's timing processes as `pythons` says (default: `timing_pythons`)."""
     if pythons is None:
         pythons = timing_pythons(results, _quiet)
-    settings = RunSettings(results.options, pythons=pythons)
+    settings = RunSettings(results.options, pythons=pythons,
+                           cpu_order=cpu_order(results.options.matrix))
     return run_rounds(results, settings, destination, observer or Silent())
+
+
+def cpu_order(matrix: MatrixOptions) -> tuple[int, ...]:
+    """A pinned run's CPUs in the order its placement fills them (k workers take the first
+    k); () when the run is not pinned."""
+    if not matrix.cpus:
+        return ()
+    try:
+        return read_topology().ordered(matrix.cpus, Placement(matrix.placement))
+    except ValueError as exc:  # a CPU gone offline since the run was planned
+        raise UsageError(f"--cpus: {exc}") from None
 
 
 def timing_pythons(results: Results, say: Callable[[str], None]) -> dict[str, TimingPython]:

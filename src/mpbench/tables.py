@@ -16,7 +16,7 @@ import pandas as pd
 
 from mpbench.estimates import WIDE
 from mpbench.frame import CONTENDED_LOAD, SLOWED, same_series
-from mpbench.model import RoundRecord
+from mpbench.model import RoundRecord, Scaling
 from mpbench.storage import Results
 
 # The marks of a summary point, as the tables show them.
@@ -54,8 +54,12 @@ def format_ratio(ratio: float) -> str:
     return "n/a" if ratio is None or not math.isfinite(ratio) else f"{ratio:.2f}×"
 
 
-def executor_label(executor: str, start_method: object) -> str:
-    return f"{executor} ({start_method})" if isinstance(start_method, str) else executor
+def executor_label(executor: str, start_method: object, scaling: object = None) -> str:
+    """`pool_map (fork)`, `threads (weak)`, `pool_map (fork, weak)`: strong scaling unnamed."""
+    details = [str(start_method)] if isinstance(start_method, str) else []
+    if scaling == Scaling.WEAK.value:
+        details.append(Scaling.WEAK.value)
+    return f"{executor} ({', '.join(details)})" if details else executor
 
 
 def speedup_table(summary: pd.DataFrame, title: str = "Median time and speedup over serial"
@@ -64,8 +68,9 @@ def speedup_table(summary: pd.DataFrame, title: str = "Median time and speedup o
     worker_counts = sorted(summary["workers"].unique())
     several = several_interpreters(summary)
     rows = []
-    for (kernel, interpreter, executor, start_method), group in summary.groupby(
-            ["kernel", "interpreter", "executor", "start_method"], dropna=False, sort=False):
+    for (kernel, interpreter, executor, start_method, scaling), group in summary.groupby(
+            ["kernel", "interpreter", "executor", "start_method", "scaling"], dropna=False,
+            sort=False):
         by_workers = group.set_index("workers")
         cells = []
         for workers in worker_counts:
@@ -78,9 +83,12 @@ def speedup_table(summary: pd.DataFrame, title: str = "Median time and speedup o
             else:
                 cells.append("")
         rows.append([str(kernel), *([str(interpreter)] if several else []),
-                     executor_label(str(executor), start_method), *cells])
+                     executor_label(str(executor), start_method, scaling), *cells])
     notes = ["speedup: the median over pairs of a serial call / a call of the scenario, timed "
              "back to back in the same process"]
+    if (summary["scaling"] == Scaling.WEAK.value).any():
+        notes.append("weak: the work grows with the workers (size × w); its speedup is "
+                     "serial time × w / time (Gustafson), and it is not fitted")
     if summary["speedup"].isna().any():
         notes.append("n/a: no serial baseline was paired with that scenario")
     if summary["contended"].any():
@@ -190,7 +198,7 @@ def fits_table(fits: pd.DataFrame, summary: pd.DataFrame, title: str = "Scaling 
         usl = fit["usl_note"] or (f"σ {fit['usl_sigma']:.3f}, κ {fit['usl_kappa']:.4f}, "
                                   f"{_peak(fit['usl_peak_workers'])}")
         rows.append([str(fit["kernel"]), *([str(fit["interpreter"])] if several else []),
-                     executor_label(str(fit["executor"]), fit["start_method"]),
+                     executor_label(str(fit["executor"]), fit["start_method"], fit["scaling"]),
                      _sigma(fit["amdahl_sigma"], int(fit["left_out"])), karp_flatt, str(usl)])
     return Table(title, ["kernel", *(["python"] if several else []), "executor", "Amdahl σ",
                          "Karp–Flatt e", "USL"], rows,

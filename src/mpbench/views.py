@@ -192,6 +192,19 @@ def _percent(fraction: float) -> str:
     return "∞" if fraction == float("inf") else f"{fraction:.1%}"
 
 
+def pinned_cpus(frame: pd.DataFrame) -> str:
+    """`1 worker on CPU 0, 2 workers on CPUs 0-1`: the CPUs each worker count's timing
+    processes were really allowed, as they recorded it ("" when they did not)."""
+    recorded = frame.dropna(subset=["cpus"]).groupby("workers", sort=True)["cpus"].unique()
+    described = []
+    for workers, sets in recorded.items():
+        names = sorted(str(cpus) for cpus in sets)
+        one = len(names) == 1 and names[0].isdigit()
+        described.append(f"{workers} worker{'' if workers == 1 else 's'} on "
+                         f"{'CPU' if one else 'CPUs'} {' or '.join(names)}")
+    return ", ".join(described)
+
+
 def print_results(console: Console, results: Results,
                   analysed: tuple[pd.DataFrame, pd.DataFrame] | None) -> None:
     """A results file's machine, speedup table (from `analysed`, the frame and its summary;
@@ -212,6 +225,10 @@ def print_results(console: Console, results: Results,
         frame = analysed[0]
         several = several_interpreters(summary)
         render_table(console, speedup_table(summary))
+        pinned = pinned_cpus(frame)
+        if results.options.matrix.cpus and pinned:
+            console.print(f"pinned ({results.options.matrix.placement}): {pinned}",
+                          soft_wrap=True)
         render_table(console, fits_table(scaling_fits(summary), summary))
         for verdict in gil_verdicts(summary).itertuples():
             under = f" on {verdict.interpreter}" if several else ""

@@ -99,3 +99,10 @@ def hides(start: int, stop: int) -> int:
     subprocess.Popen(["sleep", "3118"], start_new_session=True)
     while True:
         time.sleep(1)
+
+
+@kernel(size=1000)
+def pinned(start: int, stop: int) -> int:
+    """Counts its range times the mask of the CPUs it may run on: a process that escaped the
+    run's pinning computes another result."""
+    return (stop - start) * sum(1 << cpu for cpu in os.sched_getaffinity(0))
