@@ -14,7 +14,7 @@ from mpbench.tables import MARK_SYMBOLS
 
 # The fields of a record, in order; the README documents them.
 FIELDS = ("file", "machine", "python", "interpreter", "scenario", "kernel", "executor",
-          "workers", "start_method", "visits", "samples", "median_s", "median_low",
+          "workers", "start_method", "scaling", "visits", "samples", "median_s", "median_low",
           "median_high", "speedup", "speedup_low", "speedup_high", "efficiency", "flags")
 
 
@@ -39,6 +39,7 @@ def records(summary: pd.DataFrame, targets: dict[str, float | None]) -> list[dic
             "scenario": str(point["scenario"]), "kernel": str(point["kernel"]),
             "executor": str(point["executor"]), "workers": int(point["workers"]),
             "start_method": None if pd.isna(point["start_method"]) else str(point["start_method"]),
+            "scaling": str(point["scaling"]),
             "visits": int(point["visits"]), "samples": int(point["samples"]),
             "median_s": point["median"], "median_low": point["median_low"],
             "median_high": point["median_high"], "speedup": point["speedup"],
