@@ -246,11 +246,12 @@ def wrong_results(base: pd.DataFrame, head: pd.DataFrame) -> dict[str, str]:
     the same interpreter, or from BASE's result for the same scenario and kernel source, with
     both values: a kernel that is right serially but wrong when split passes no gate."""
     mine, theirs = _results(head), _results(base)
-    serial = {(row["kernel"], row["interpreter"]): row["result"]
+    # Weak scaling's larger sizes have no serial run of their own to be checked against.
+    serial = {(row["kernel"], row["interpreter"], row["size"]): row["result"]
               for row in mine.values() if row["executor"] == SERIAL}
     wrong = {}
     for sid, row in mine.items():
-        own = serial.get((row["kernel"], row["interpreter"]))
+        own = serial.get((row["kernel"], row["interpreter"], row["size"]))
         before = theirs.get(sid)
         if row["executor"] != SERIAL and own is not None and row["result"] != own:
             wrong[sid] = f"computed {row['result']}, HEAD's serial run {own}"
