@@ -34,6 +34,18 @@ def _with_matrix_of_the_wrong_type() -> bytes:
     return json.dumps(data).encode()
 
 
+def _golden_with(change: str, value: object) -> bytes:
+    """A real results file with one value changed (found by tests/test_fuzz.py)."""
+    data = json.loads((DATA / "golden-2cpu.json").read_text())
+    if change == "time":
+        data["benchmarks"][1]["runs"][0]["values"][0] = value
+    elif change == "timeout":
+        data["mpbench"]["options"]["timeout"] = value
+    else:
+        data["benchmarks"][0]["metadata"]["unit"] = value
+    return json.dumps(data).encode()
+
+
 def _damaged_gzip() -> bytes:
     """A real results file, gzipped, with bytes in the middle of its compressed stream broken."""
     packed = bytearray(gzip.compress((DATA / "golden-2cpu.json").read_bytes()))
@@ -57,6 +69,10 @@ BAD_FILES: dict[str, bytes | None] = {
     "deep.json": b"[" * 200_000,
     "huge-time.json": _with_huge_time(),
     "matrix-number.json": _with_matrix_of_the_wrong_type(),
+    "many-digits.json": b"[" + b"9" * 5000 + b"]",  # past int()'s 4300 digits: a ValueError
+    "integer-time.json": _golden_with("time", 10**400),  # too large for a float
+    "integer-timeout.json": _golden_with("timeout", 10**400),
+    "long-unit.json": _golden_with("unit", "x" * 100_000),  # pyperf quotes it whole
     "bomb.json.gz": gzip.compress(b" " * (2 * BOMB_LIMIT)),
     "folder": b"",  # made a directory below
     "unreadable.json": b"{}",  # made unreadable below (root may read anything, so simulated)
@@ -106,6 +122,7 @@ def test_bad_input_files(capsys: pytest.CaptureFixture[str], tmp_path: Path, bad
     code, out, err = run_cli(capsys, *argv)
     assert code == 2, (out, err)
     assert err.startswith(f"error: {bad_file}") and err.count("\n") == 1, err
+    assert len(err) < len(str(bad_file)) + 400, err[:1000]
     assert "Traceback" not in err + out
     assert list(out_dir.iterdir()) == []
     assert sorted(p.name for p in bad_file.parent.iterdir()) == (
@@ -130,6 +147,11 @@ def test_the_reasons_say_what_is_wrong(capsys: pytest.CaptureFixture[str],
                               "object",
         "huge-time.json": "is damaged: benchmark 'py_square/threads/w1@3.11' has a time that is "
                           "not a number of seconds above 0 and at most 604800",
+        "many-digits.json": "holds a number of more than 4300 digits; it is not a results file",
+        "integer-time.json": "is damaged: benchmark 'py_square/threads/w1@3.11' has a time that "
+                             "is not a number of seconds above 0 and at most 604800",
+        "integer-timeout.json": "is damaged: OverflowError: int too large to convert to float",
+        "long-unit.json": "is damaged: ValueError: invalid metadata 'unit' value: 'xxxxxxxxx",
     }
     for name, reason in expected.items():
         path = tmp_path / name

@@ -18,9 +18,9 @@ import datetime as dt
 import gzip
 import io
 import json
-import math
 import os
 import secrets
+import sys
 import zlib
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -182,8 +182,8 @@ def read(path: Path) -> Results:
         )
     if section.get("format") != FORMAT_VERSION:
         raise ResultsFileError(
-            f"{path} has mpbench format {section.get('format')!r}; this mpbench reads "
-            f"format {FORMAT_VERSION}"
+            f"{path} has mpbench format {_shorten(repr(section.get('format')))}; this mpbench "
+            f"reads format {FORMAT_VERSION}"
         )
     try:
         machine = Machine.from_dict(section["machine"])
@@ -202,12 +202,18 @@ def read(path: Path) -> Results:
             for bench in benchmarks:
                 _check_axes(bench)
     except ResultsFileError as exc:
-        raise ResultsFileError(f"{path} is damaged: {exc}") from None
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise ResultsFileError(f"{path} is damaged: {type(exc).__name__}: {exc}") from None
+        raise ResultsFileError(f"{path} is damaged: {_shorten(str(exc))}") from None
+    except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as exc:
+        raise ResultsFileError(
+            f"{path} is damaged: {type(exc).__name__}: {_shorten(str(exc))}") from None
     return Results(machine=machine, options=options, benchmarks=benchmarks, failures=failures,
                    plan=plan, rounds=rounds, interpreters=interpreters,
                    unsupported=unsupported, path=path)
+
+
+def _shorten(text: str, limit: int = 200) -> str:
+    """`text`, cut to `limit` characters: an error quoting a value of the file stays readable."""
+    return text if len(text) <= limit else f"{text[:limit]}… ({len(text)} characters)"
 
 
 # The axes every benchmark must carry, and their types (see Scenario.to_metadata).
@@ -237,7 +243,8 @@ def _check_axes(bench: pyperf.Benchmark) -> None:
                 raise ResultsFileError(f"benchmark {bench.get_name()!r} has no valid {name!r}")
         if not isinstance(metadata.get("start_method", ""), str):
             raise ResultsFileError(f"benchmark {bench.get_name()!r} has no valid 'start_method'")
-        if not all(math.isfinite(value) and 0 < value <= MAX_SECONDS for value in run.values):
+        # NaN fails the comparison, and an integer of any size compares without overflowing.
+        if not all(0 < value <= MAX_SECONDS for value in run.values):
             raise ResultsFileError(f"benchmark {bench.get_name()!r} has a time that is not a "
                                    f"number of seconds above 0 and at most {MAX_SECONDS:g}")
         visit_round = metadata.get("round")
@@ -276,6 +283,10 @@ def _read_json(path: Path) -> Any:
             f"is not valid JSON ({exc.msg} at line {exc.lineno})"
         raise ResultsFileError(f"{path} {what}; is it a results file from `mpbench run`?") \
             from None
+    except ValueError:  # json.loads refuses integers of more digits than int() takes
+        raise ResultsFileError(f"{path} holds a number of more than "
+                               f"{sys.get_int_max_str_digits()} digits; it is not a results "
+                               "file") from None
     except OSError as exc:
         raise ResultsFileError(f"{path} cannot be read: {exc.strerror or exc}") from None
 
