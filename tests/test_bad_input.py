@@ -67,6 +67,7 @@ BAD_FILES: dict[str, bytes | None] = {
     "no-axes.json": _without_workers(),
     "damaged.json.gz": _damaged_gzip(),
     "deep.json": b"[" * 200_000,
+    "deep-spaced.json": b"[          " * 200_000,  # as sparse as a results file, yet too deep
     "huge-time.json": _with_huge_time(),
     "matrix-number.json": _with_matrix_of_the_wrong_type(),
     "many-digits.json": b"[" + b"9" * 5000 + b"]",  # past int()'s 4300 digits: a ValueError
@@ -142,7 +143,8 @@ def test_the_reasons_say_what_is_wrong(capsys: pytest.CaptureFixture[str],
         "no-axes.json": "is damaged: benchmark 'py_square/serial/w1@3.11' has no valid 'workers'",
         "folder": "is a folder; give one of the results files in it",
         "damaged.json.gz": "is not a text JSON file, or its compression is damaged",
-        "deep.json": "nests JSON too deeply to be a results file",
+        "deep.json": "is nearly all JSON arrays and objects, unlike a results file; it is not one",
+        "deep-spaced.json": "nests JSON too deeply to be a results file",
         "matrix-number.json": "is damaged: the run's options: 'matrix' is missing or not an "
                               "object",
         "huge-time.json": "is damaged: benchmark 'py_square/threads/w1@3.11' has a time that is "

@@ -90,7 +90,7 @@ BAD_FILES = {
     "bad-machine.json": ('{"version": "1.0", "benchmarks": [], "mpbench": {"format": 3, '
                          '"machine": {"name": 3}}}', "damaged"),
     "old-format.json": ('{"version": "1.0", "benchmarks": [], "mpbench": {"format": 2}}',
-                        "has mpbench format 2; this mpbench reads format 3"),
+                        "has mpbench format 2; this mpbench reads formats 3 to 4"),
 }
 
 

@@ -37,16 +37,24 @@ from mpbench.model import (
     Failure,
     Machine,
     RoundRecord,
+    Scaling,
     Scenario,
     Unsupported,
 )
 from mpbench.options import StoredOptions
 from mpbench.schedule import unfinished
 
-# Bytes of JSON read at most (after decompression): a long rigorous run of a big matrix makes
-# a few MiB, so this is far beyond any results file, and a gzip bomb stops here.
-MAX_RESULTS_BYTES = 256 << 20
-FORMAT_VERSION = 3  # 2: rounds of visits, paired baselines, typed options; 3: interpreters
+# Bytes of JSON read at most (after decompression): a default run makes about 0.1 MiB and a
+# long rigorous run of a big matrix a few MiB, so this is far beyond any results file, and a
+# gzip bomb stops here. Parsed, JSON takes up to some 10 times its size in memory.
+MAX_RESULTS_BYTES = 64 << 20
+# A results file has about one array or object per 100 bytes; one per few bytes (`[[],[],…]`)
+# would take far more memory than its size, so it is refused before it is parsed.
+MIN_BYTES_PER_CONTAINER = 10
+# 2: rounds of visits, paired baselines, typed options; 3: interpreters; 4: CPU sets and
+# scaling (a format-3 file reads as unpinned, strong scaling)
+FORMAT_VERSION = 4
+READABLE_FORMATS = (3, 4)
 SECTION = "mpbench"
 RESULTS_DIR = Path("results")
 
@@ -180,10 +188,11 @@ def read(path: Path) -> Results:
         raise ResultsFileError(
             f"{path} is a pyperf file without mpbench metadata; make it with `mpbench run`"
         )
-    if section.get("format") != FORMAT_VERSION:
+    stored_format = section.get("format")
+    if type(stored_format) is not int or stored_format not in READABLE_FORMATS:
         raise ResultsFileError(
             f"{path} has mpbench format {_shorten(repr(section.get('format')))}; this mpbench "
-            f"reads format {FORMAT_VERSION}"
+            f"reads formats {READABLE_FORMATS[0]} to {READABLE_FORMATS[-1]}"
         )
     try:
         machine = Machine.from_dict(section["machine"])
@@ -243,6 +252,8 @@ def _check_axes(bench: pyperf.Benchmark) -> None:
                 raise ResultsFileError(f"benchmark {bench.get_name()!r} has no valid {name!r}")
         if not isinstance(metadata.get("start_method", ""), str):
             raise ResultsFileError(f"benchmark {bench.get_name()!r} has no valid 'start_method'")
+        if metadata.get("scaling", Scaling.STRONG.value) not in {mode.value for mode in Scaling}:
+            raise ResultsFileError(f"benchmark {bench.get_name()!r} has no valid 'scaling'")
         # NaN fails the comparison, and an integer of any size compares without overflowing.
         if not all(0 < value <= MAX_SECONDS for value in run.values):
             raise ResultsFileError(f"benchmark {bench.get_name()!r} has a time that is not a "
@@ -268,6 +279,9 @@ def _read_json(path: Path) -> Any:
             raise ResultsFileError(
                 f"{path} holds more than {MAX_RESULTS_BYTES >> 20} MiB of JSON, far more than "
                 "any results file; it is not one")
+        if (raw.count(b"[") + raw.count(b"{")) * MIN_BYTES_PER_CONTAINER > len(raw) + 10_000:
+            raise ResultsFileError(f"{path} is nearly all JSON arrays and objects, unlike a "
+                                   "results file; it is not one")
         return json.loads(raw.decode("utf-8"))
     except FileNotFoundError:
         raise ResultsFileError(f"{path} does not exist") from None
