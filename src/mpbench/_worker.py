@@ -189,6 +189,7 @@ def measure(runner: Any, scenario: Scenario, baseline: Scenario | None, round_in
         # them all to one worker): an extension without free-threading support turns the GIL
         # back on, here or in a worker.
         with_gil = combine(executor.run(gil_tasks(scenario.workers, spec.func)))
+        workers_blas = executor.workers_thread_pools(spec.func.__module__)
         metadata: dict[str, MetadataValue] = {
             **scenario.to_metadata(),
             "startup_s": startup,
@@ -200,6 +201,8 @@ def measure(runner: Any, scenario: Scenario, baseline: Scenario | None, round_in
             "gil_enabled": "yes" if gil_enabled() else "no",
             "workers_gil_enabled": "yes" if with_gil else "no",
             "blas": blas,
+            # Where workers may not inherit this process's limit (Dask's nanny sets its own).
+            **({"workers_blas": workers_blas} if workers_blas is not None else {}),
             "round": round_index,
         }
         runner.bench_time_func(scenario.id, time_func, executor, tasks, metadata=metadata)

@@ -1,4 +1,4 @@
-"""Every way mpbench runs a list of tasks: serially, with threads, and with processes.
+"""Every way mpbench runs a list of tasks: serially, with threads, with processes, and on Dask.
 
 Each executor is a small class behind one protocol: `open()` creates whatever lives across calls
 (pools, a Manager), `run(tasks)` returns the partial results, `close()` releases it all.
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import abc
 import ctypes
+import importlib.util
 import itertools
 import multiprocessing
 import signal
@@ -104,6 +105,11 @@ class Executor(abc.ABC):
     def run(self, tasks: Sequence[Task]) -> list[int]:
         """Partial results that `kernels.combine` adds up: one per task, or fewer if the
         executor already added some together (as `process_value` must)."""
+
+    def workers_thread_pools(self, module: str) -> str | None:
+        """The BLAS/OpenMP thread pools each worker has once `module` is loaded there, for an
+        executor whose workers may not simply inherit this process's limits; else None."""
+        return None
 
     def __enter__(self) -> Self:
         self.open()
@@ -428,10 +434,55 @@ def interpreter_pool_class() -> Any:
                 "later, or 3.13 with the interpreters-pep-734 backport")
 
 
+class Dask(Executor):
+    """`distributed.Client.map` + `gather` on a `LocalCluster` of one single-threaded worker
+    process per worker (see `dask_executor`)."""
+
+    name = "dask"
+    # Its workers are processes, but Dask's nanny starts them with Dask's own start method
+    # (spawn unless configured otherwise): no start-method axis here.
+    uses_processes = False
+
+    def __init__(self, workers: int, start_method: str | None = None) -> None:
+        super().__init__(workers, start_method)
+        missing = dask_unavailable()
+        if missing is not None:
+            raise UnsupportedError(missing)
+        # Imported here, not in `open`: start-up does not count importing Dask in this process,
+        # as it does not count importing multiprocessing for the pools.
+        from mpbench import dask_executor
+
+        self._backend = dask_executor
+
+    def open(self) -> None:
+        self._cluster = self._backend.LocalDask(self.workers)
+
+    def close(self) -> None:
+        self._cluster.close()
+
+    def run(self, tasks: Sequence[Task]) -> list[int]:
+        return self._backend.run_tasks(self._cluster.client, tasks, self._cluster.processes)
+
+    def workers_thread_pools(self, module: str) -> str | None:
+        return self._backend.workers_thread_pools(self._cluster.client, module)
+
+
+DASK_INSTALL = "pip install 'mpbench[dask]'"
+
+
+def dask_unavailable() -> str | None:
+    """Why the `dask` executor cannot run under this interpreter, in words; None if it can.
+    Asks without importing Dask, which takes half a second."""
+    if importlib.util.find_spec("distributed") is None:
+        version = ".".join(map(str, sys.version_info[:2]))
+        return f"Dask is not installed for Python {version}: {DASK_INSTALL}"
+    return None
+
+
 EXECUTORS: dict[str, type[Executor]] = {
     cls.name: cls
     for cls in (Serial, Threads, ThreadPool, ProcessQueue, ProcessValue, ProcessManager,
-                PoolMap, PoolAsync, ProcessPool, InterpreterPool)
+                PoolMap, PoolAsync, ProcessPool, InterpreterPool, Dask)
 }
 
 
