@@ -2,11 +2,13 @@
 
 Run once per interpreter before a run measures anything, in that interpreter's environment, so
 scenarios it cannot run are marked unsupported (with the reason) instead of failing: a kernel
-whose module does not import here (no NumPy wheel), and `interpreter_pool` where there are no
-subinterpreters or the kernel cannot load in one (NumPy cannot: numpy#24755).
+whose module does not import here (no NumPy wheel), `interpreter_pool` where there are no
+subinterpreters or the kernel cannot load in one (NumPy cannot: numpy#24755), and `dask` where
+Dask is not installed.
 
-The request is {"kernels": [[file, name], ...], "interpreter_pool": bool}; the answer maps
-`file::name` to null (supported) or a reason, for the kernels and for `interpreter_pool`.
+The request is {"kernels": [[file, name], ...], "interpreter_pool": bool, "dask": bool}; the
+answer maps `file::name` to null (supported) or a reason, for the kernels and for
+`interpreter_pool`, and gives "dask" a reason or null.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ def _reason(exc: BaseException) -> str:
 
 def capabilities(request: dict[str, Any]) -> dict[str, Any]:
     from mpbench.errors import KernelDefinitionError
-    from mpbench.executors import interpreter_pool_class
+    from mpbench.executors import dask_unavailable, interpreter_pool_class
     from mpbench.kernels import load_kernel
 
     kernels: dict[str, str | None] = {}
@@ -53,7 +55,8 @@ def capabilities(request: dict[str, Any]) -> dict[str, Any]:
         else:
             pool = {key: reason for key, reason in kernels.items() if reason is not None}
             pool.update(_in_subinterpreters(pool_class, loaded))
-    return {"kernels": kernels, "interpreter_pool": pool}
+    return {"kernels": kernels, "interpreter_pool": pool,
+            "dask": dask_unavailable() if request["dask"] else None}
 
 
 def _in_subinterpreters(pool_class: Any, loaded: dict[str, Any]) -> dict[str, str | None]:

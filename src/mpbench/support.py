@@ -1,9 +1,10 @@
 """Which planned scenarios an interpreter cannot run, and why, asked of the interpreter itself.
 
 Before a run measures anything, each interpreter's environment runs `mpbench._capabilities`
-once: it imports every kernel the plan names and, when the plan has `interpreter_pool`, loads
-each in a subinterpreter. A scenario that cannot run there becomes `Unsupported` with the
-reason in words: shown and stored, never measured, not a failure.
+once: it imports every kernel the plan names, when the plan has `interpreter_pool` loads each
+in a subinterpreter, and when it has `dask` looks for Dask. A scenario that cannot run there
+becomes `Unsupported` with the reason in words: shown and stored, never measured, not a
+failure.
 """
 
 from __future__ import annotations
@@ -13,10 +14,11 @@ import os
 import subprocess
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from mpbench.environments import Environment
 from mpbench.errors import UsageError
-from mpbench.executors import InterpreterPool, interpreter_pool_class
+from mpbench.executors import Dask, InterpreterPool, dask_unavailable, interpreter_pool_class
 from mpbench.interpreters import Interpreter
 from mpbench.model import Scenario, Unsupported
 
@@ -34,8 +36,10 @@ def unsupported(plan: Sequence[Scenario], interpreter: Interpreter,
         pool = interpreter_pool_class()
         wants_pool = any(scenario.executor == InterpreterPool.name for scenario in mine)
         if isinstance(pool, str) or not wants_pool:
-            return [Unsupported(scenario, pool) for scenario in mine
-                    if scenario.executor == InterpreterPool.name and isinstance(pool, str)]
+            here = {InterpreterPool.name: pool if isinstance(pool, str) else None,
+                    Dask.name: dask_unavailable()}
+            return [Unsupported(scenario, reason) for scenario in mine
+                    if (reason := here.get(scenario.executor)) is not None]
     answer = _ask(interpreter, environment, mine)
     marked = []
     for scenario in mine:
@@ -45,16 +49,19 @@ def unsupported(plan: Sequence[Scenario], interpreter: Interpreter,
             reason = environment.missing.get("subinterpreters") or answer[
                 "interpreter_pool"].get(key, "not checked: an earlier kernel hung the "
                                              "subinterpreter")
+        if reason is None and scenario.executor == Dask.name:
+            reason = answer["dask"]
         if reason is not None:
             marked.append(Unsupported(scenario, _in_words(reason, environment)))
     return marked
 
 
 def _ask(interpreter: Interpreter, environment: Environment,
-         scenarios: Sequence[Scenario]) -> dict[str, dict[str, str | None]]:
+         scenarios: Sequence[Scenario]) -> dict[str, Any]:
     kernels = sorted({(scenario.kernel_file, scenario.kernel) for scenario in scenarios})
-    request = {"kernels": kernels, "interpreter_pool": any(
-        scenario.executor == InterpreterPool.name for scenario in scenarios)}
+    executors = {scenario.executor for scenario in scenarios}
+    request = {"kernels": kernels, "interpreter_pool": InterpreterPool.name in executors,
+               "dask": Dask.name in executors}
     command = [environment.python, "-m", "mpbench._capabilities", json.dumps(request)]
     try:
         answer = subprocess.run(command, capture_output=True, text=True, stdin=subprocess.DEVNULL,
