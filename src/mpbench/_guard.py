@@ -6,6 +6,7 @@ an installer) under a guard, which makes sure nothing the child starts outlives 
 - on Linux it is a child subreaper, so a descendant that leaves the process group (a kernel's
   own `start_new_session=True` child) is adopted by the guard rather than by init;
 - when the child exits, it kills every descendant still alive and reaps them;
+- a SIGTERM it receives goes on to the child, which may want to save before it stops;
 - it reads the lifeline, a pipe whose other end only the orchestrator holds: end of file means
   the orchestrator asks it to stop (a timeout, an interrupt) or is gone, even killed with
   SIGKILL. Then it kills the child and every descendant at once, and, when the orchestrator is
@@ -27,6 +28,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -34,6 +36,7 @@ if TYPE_CHECKING:
 
 PR_SET_CHILD_SUBREAPER = 36  # from <linux/prctl.h>
 KILL_PASSES = 10  # a descendant may fork while being killed: look again, a few times
+REAP_SECONDS = 5.0
 
 
 def become_subreaper() -> None:
@@ -42,13 +45,18 @@ def become_subreaper() -> None:
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
 
 
+_psutil_found = threading.Lock()  # the watcher and the main thread may both get here
+
+
 def kill_descendants() -> None:
     """SIGKILL every process below this one, until none is left alive."""
     if not _has_children():
         return  # the usual case, found without importing psutil: the guard starts fast
-    import site
+    with _psutil_found:
+        if "psutil" not in sys.modules:
+            import site
 
-    site.main()  # started with -S, for speed: find psutil only now
+            site.main()  # started with -S, for speed: find psutil only now
     import psutil
 
     for _ in range(KILL_PASSES):
@@ -63,6 +71,8 @@ def kill_descendants() -> None:
 def _has_children() -> bool:
     """Whether any process is still below this one: once the child has been waited for, a
     descendant still alive is either the child's or, adopted, this guard's own."""
+    if not hasattr(os, "waitid"):  # macOS: ask psutil, below
+        return True
     try:  # WNOWAIT: reaps nothing, so the child's exit status stays for Popen to read
         os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOHANG | os.WNOWAIT)
     except ChildProcessError:
@@ -80,14 +90,16 @@ def _alive(process: psutil.Process) -> bool:
 
 
 def reap_orphans() -> None:
-    """Wait for every adopted child, so none is left a zombie."""
-    while True:
+    """Wait for every adopted child, so none is left a zombie; give up on one that cannot be
+    killed (stuck in the kernel) after REAP_SECONDS, rather than hang the visit."""
+    deadline = time.monotonic() + REAP_SECONDS
+    while time.monotonic() < deadline:
         try:
-            os.waitpid(-1, 0)
+            pid, _ = os.waitpid(-1, os.WNOHANG)
         except ChildProcessError:
             return
-        except InterruptedError:
-            continue
+        if pid == 0:
+            time.sleep(0.01)
 
 
 def end_like(returncode: int) -> None:
@@ -109,6 +121,8 @@ def main(argv: list[str]) -> None:
     orchestrator = os.getppid()
     become_subreaper()
     child = subprocess.Popen(command)
+    # SIGTERM asks the child to stop as it sees fit (mpbench saves what it has): pass it on.
+    signal.signal(signal.SIGTERM, lambda *_: child.send_signal(signal.SIGTERM))
     stopped = threading.Event()
 
     def watch() -> None:

@@ -29,7 +29,7 @@ from mpbench.executors import (
     Executor,
     Task,
     gil_tasks,
-    split_range,
+    range_tasks,
     trivial_tasks,
 )
 from mpbench.kernels import combine, load_kernel
@@ -45,6 +45,7 @@ from mpbench.model import (
 
 HOOK_NAME = "mpbench"
 EXIT_GRACE_SECONDS = 5.0  # from writing the values to exiting; clean-up took all it needs
+EXIT_THREAD = "mpbench-exit"
 # Read by BLAS/OpenMP libraries when they load, so children started later inherit the limit.
 BLAS_ENVIRONMENT = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
                     "BLIS_NUM_THREADS", "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")
@@ -165,13 +166,11 @@ def measure(runner: Any, scenario: Scenario, baseline: Scenario | None, round_in
         os.environ[name] = str(scenario.blas_threads)
     spec = load_kernel(Path(scenario.kernel_file), scenario.kernel)
     blas = limit_blas_threads(scenario.blas_threads)
-    tasks = [Task(spec.func, start, stop) for start, stop in split_range(scenario.size,
-                                                                         scenario.tasks)]
+    tasks = range_tasks(spec.func, scenario.size, scenario.tasks, scenario.work)
     executor = EXECUTORS[scenario.executor](scenario.workers, scenario.start_method)
     time_func: Any = time_calls
     if baseline is not None:
-        baseline_tasks = [Task(spec.func, start, stop)
-                          for start, stop in split_range(baseline.size, baseline.tasks)]
+        baseline_tasks = range_tasks(spec.func, baseline.size, baseline.tasks)
         time_func = PairedCalls(EXECUTORS[baseline.executor](1), baseline_tasks)
     # pyperf pins a worker to isolated CPUs only inside bench_time_func, after our pool would
     # have started: pin first (it is idempotent), so pool children inherit the same CPUs.
@@ -206,6 +205,9 @@ def measure(runner: Any, scenario: Scenario, baseline: Scenario | None, round_in
             "round": round_index,
         }
         runner.bench_time_func(scenario.id, time_func, executor, tasks, metadata=metadata)
+        # The values are written: from here, a clean-up that never ends must not lose them
+        # (a pool worker that a kernel's thread keeps alive makes close() wait forever).
+        end_if_held_up(EXIT_GRACE_SECONDS)
     finally:
         executor.close()
 
@@ -227,17 +229,22 @@ def main() -> None:
         measure(runner, scenario, baseline, args.round)
     except Exception as exc:
         print(f"{FAILURE_MARKER} {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
+        end_if_held_up(EXIT_GRACE_SECONDS, code=1)  # the reason is given: exit with it
         sys.exit(1)
-    end_if_held_up(EXIT_GRACE_SECONDS)
 
 
-def end_if_held_up(grace: float) -> None:
-    """The values are written. If this process has not exited `grace` seconds from now
-    (a thread or a child process the kernel left running holds it up), say so and end it, so
-    the values are kept rather than lost to the visit's timeout."""
+def end_if_held_up(grace: float, code: int = 0) -> None:
+    """The visit's outcome is written. If this process has not exited `grace` seconds from
+    now (a thread or a child process the kernel left running holds it up), say so and end it
+    with `code`, so the values (or the reason it failed) are kept rather than lost to the
+    visit's timeout. Armed once; later calls do nothing."""
+    if any(thread.name == EXIT_THREAD for thread in threading.enumerate()):
+        return
 
     def end() -> None:
         time.sleep(grace)
+        if code:
+            os._exit(code)
         threads = Counter(thread.name for thread in threading.enumerate()
                           if not thread.daemon and thread is not threading.main_thread())
         import psutil
@@ -253,7 +260,7 @@ def end_if_held_up(grace: float) -> None:
               file=sys.stderr, flush=True)
         os._exit(0)
 
-    threading.Thread(target=end, name="mpbench-exit", daemon=True).start()
+    threading.Thread(target=end, name=EXIT_THREAD, daemon=True).start()
 
 
 if __name__ == "__main__":

@@ -203,8 +203,9 @@ def failure_reason(log: str, returncode: int) -> str:
 
 def warnings(log: str) -> tuple[str, ...]:
     """The warnings a visit's timing process left in its output, one line each."""
-    return tuple(line.removeprefix(WARNING_MARKER).strip()[:REASON_LIMIT]
-                 for line in log.splitlines() if line.startswith(WARNING_MARKER))
+    found = (line.removeprefix(WARNING_MARKER).strip()[:REASON_LIMIT]
+             for line in log.splitlines() if line.startswith(WARNING_MARKER))
+    return tuple(warning for warning in found if warning)  # pyperf refuses empty metadata
 
 
 def _looks_like_exception(line: str) -> bool:

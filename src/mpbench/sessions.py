@@ -38,11 +38,12 @@ class Session:
             if self._lifeline is not None:
                 os.close(self._lifeline)  # the guard reads end of file: it ends them all
                 self._lifeline = None
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             self.process.wait(GUARD_GRACE_SECONDS)
-        except subprocess.TimeoutExpired:
-            kill_group(self.process)
-            self.process.wait()
+        # Whatever is left in the guard's group (where no subreaper adopts orphans, or if the
+        # guard did not answer) goes too.
+        kill_group(self.process)
+        self.process.wait()
 
 
 @contextlib.contextmanager
@@ -55,7 +56,8 @@ def session(command: list[str], stdout: int | IO[bytes], stderr: int | IO[bytes]
     read_end, write_end = os.pipe()
     # By path, not -m, and without site (-S): the guard starts with every visit, and needs
     # none of mpbench.
-    guard = [sys.executable, "-S", "-P", str(GUARD), str(read_end),
+    # -E: `environ` is for the child (PYTHON_GIL=0 would stop a GIL build of the guard).
+    guard = [sys.executable, "-E", "-S", "-P", str(GUARD), str(read_end),
              str(scratch) if scratch else "-", "--", *command]
     running = None
     try:
