@@ -104,18 +104,18 @@ def test_speedup_and_efficiency_are_exact_on_noise_free_data() -> None:
 
 
 def test_weak_scaling_speedup_is_serial_time_times_workers_over_time() -> None:
-    """Gustafson's T1·w/Tw: w workers doing w times the serial work in 1.2 × the serial time
-    scale w/1.2; they are not fitted, and their results are not held against serial's."""
+    """Gustafson's T1·w/Tw: w workers doing w copies of the serial work in 1.2 × the serial
+    time scale w/1.2; they are not fitted, and must compute w times serial's result."""
     frame = frame_of([("serial", 1, 0.5), ("pool_map", 2, 0.6), ("pool_map", 4, 0.6)])
     weak = frame["executor"] != "serial"
     frame.loc[weak, "scaling"] = "weak"
     frame.loc[weak, "work"] = frame.loc[weak, "workers"]
-    frame.loc[weak, "size"] = 1000 * frame.loc[weak, "workers"]
-    frame.loc[weak, "result"] = "84"
+    frame.loc[weak, "result"] = (42 * frame.loc[weak, "workers"]).astype(str)
+    frame.loc[frame["workers"] == 4, "result"] = "84"  # lost half its work
     summary = summarize(frame)
     assert summary["speedup"].tolist() == pytest.approx([1.0, 2 * 0.5 / 0.6, 4 * 0.5 / 0.6])
     assert summary["serial_median"].tolist() == pytest.approx([0.5, 1.0, 2.0])
-    assert not summary["wrong_result"].any()
+    assert summary["wrong_result"].tolist() == [False, False, True]
     assert scaling_fits(summary).empty
 
 

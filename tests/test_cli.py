@@ -44,7 +44,8 @@ def test_list_with_selection(capsys: pytest.CaptureFixture[str]) -> None:
      "error: unknown kernel nope; choose from: np_count, np_square, py_count, py_square\n"),
     (["list", "--executors", "pool"],
      "error: unknown executor pool; choose from: serial, threads, thread_pool, process_queue, "
-     "process_value, process_manager, pool_map, pool_async, process_pool, interpreter_pool\n"),
+     "process_value, process_manager, pool_map, pool_async, process_pool, interpreter_pool, "
+     "dask\n"),
     (["list", "--python", "/no/such/python"],
      "error: --python /no/such/python: no such executable; give the path of a python "
      "interpreter, e.g. --python ~/.local/bin/python3.14t\n"),

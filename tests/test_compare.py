@@ -463,11 +463,9 @@ def test_a_result_that_changed_since_base_trips_the_gate_even_if_consistent() ->
                        "py_square/pool_map/w2/fork@3.11": "computed 999, BASE computed 12345"}
 
 
-def test_weak_scaling_results_are_held_against_base_not_against_the_smaller_serial_run(
-        ) -> None:
-    plan = [item if item.executor == "serial" else dataclasses.replace(
-        item, scaling="weak", size=item.size * item.workers)
-        for item in synthetic.plan(["py_square"], ["pool_map"], [2])]
+def test_weak_scaling_must_compute_its_copies_of_the_serial_range() -> None:
+    plan = [item if item.executor == "serial" else dataclasses.replace(item, scaling="weak")
+            for item in synthetic.plan(["py_square"], ["pool_map"], [2])]
     weak = f"py_square/pool_map/w2/fork/weak@{plan[0].interpreter}"
     assert plan[1].id == weak
     base = _with_result(synthetic.results(plan, MODEL, seed=55, **QUICK), "24690", weak)
@@ -475,7 +473,7 @@ def test_weak_scaling_results_are_held_against_base_not_against_the_smaller_seri
     assert compare(base, head).trips == []
     broken = _with_result(synthetic.results(plan, MODEL, seed=56, **QUICK), "999", weak)
     assert {item.id: item.reason for item in compare(base, broken).trips} == {
-        weak: "computed 999, BASE computed 24690"}
+        weak: "computed 999, 2 × HEAD's serial run 12345"}
 
 
 def test_comparing_nothing_fails_and_says_why() -> None:

@@ -9,6 +9,7 @@ import pyperf
 import pytest
 
 from mpbench.errors import ResultsFileError, UsageError
+from mpbench.executors import range_tasks
 from mpbench.kernels import discover
 from mpbench.matrix import MatrixOptions, expand, parse_cpus
 from mpbench.model import Scenario
@@ -22,7 +23,7 @@ from test_cli import run_cli
 ALLOWED = frozenset(os.sched_getaffinity(0))
 
 
-def test_weak_scaling_grows_the_work_with_the_workers_and_says_so_in_the_id() -> None:
+def test_weak_scaling_gives_w_workers_w_copies_of_the_range_and_says_so_in_the_id() -> None:
     kernels = discover(BENCHMARKS)
     size = kernels["py_count"].size
     scenarios = expand(kernels, MatrixOptions(
@@ -33,8 +34,11 @@ def test_weak_scaling_grows_the_work_with_the_workers_and_says_so_in_the_id() ->
         (f"py_count/pool_map/w1/fork@{TAG}", size, 1),
         (f"py_count/pool_map/w2/fork@{TAG}", size, 1),
         (f"py_count/pool_map/w1/fork/weak@{TAG}", size, 1),
-        (f"py_count/pool_map/w2/fork/weak@{TAG}", 2 * size, 2)]
+        (f"py_count/pool_map/w2/fork/weak@{TAG}", size, 2)]
     assert scenarios[-1].to_metadata()["scaling"] == "weak"
+    tasks = range_tasks(kernels["py_count"].func, size, scenarios[-1].tasks, 2)
+    assert [(task.start, task.stop) for task in tasks] == 2 * [
+        (0, size // 4), (size // 4, size // 2), (size // 2, 3 * size // 4), (3 * size // 4, size)]
 
 
 def test_a_pinned_run_offers_as_many_workers_as_its_cpus() -> None:

@@ -31,6 +31,7 @@ from scipy.optimize import lsq_linear
 from mpbench import estimates
 from mpbench.estimates import WIDE
 from mpbench.frame import SLOWED
+from mpbench.kernels import expected_result
 from mpbench.model import Scaling
 
 SCENARIO_KEYS = ["file", "machine", "python", "interpreter", "scenario", "kernel", "executor",
@@ -98,15 +99,15 @@ def summarize(frame: pd.DataFrame) -> pd.DataFrame:
         summary[column] = speedups[:, index]
     summary["speedup_half_width"] = [estimates.half_width(*row) for row in speedups]
     summary.loc[serial, "speedup_half_width"] = 0.0
-    # Every executor must compute what serial computed; a difference means lost or doubled work.
-    # (Weak scaling's larger sizes have no serial run to check against.)
+    # Every executor must compute what serial computed (w times over, for weak scaling's w
+    # copies of the range); a difference means lost or doubled work.
     summary["result"] = grouped["result"].first().to_numpy(dtype=object)
-    summary["size"] = grouped["size"].first().to_numpy(dtype=np.int64)
+    summary["work"] = copies = grouped["work"].first().to_numpy(dtype=np.int64)
     baseline = baseline_rows(summary, ["file", "interpreter", "kernel"])
-    serial_result = pd.Series([summary["result"].iloc[row]
-                               if row >= 0 and summary["size"].iloc[row] == size else None
-                               for row, size in zip(baseline, summary["size"], strict=True)],
-                              index=summary.index, dtype=object)
+    serial_result = pd.Series([
+        expected_result(str(summary["result"].iloc[row]), int(work))
+        if row >= 0 and isinstance(summary["result"].iloc[row], str) else None
+        for row, work in zip(baseline, copies, strict=True)], index=summary.index, dtype=object)
     summary["wrong_result"] = (summary["result"].notna() & serial_result.notna()
                                & (summary["result"] != serial_result)).to_numpy(dtype=bool)
     for name in ("", "_low", "_high"):
@@ -128,7 +129,8 @@ def summarize(frame: pd.DataFrame) -> pd.DataFrame:
     doubtful = summary[[mark for mark in MARKS if mark != "superlinear"]].any(axis=1)
     beyond = summary["speedup_low"] > summary["workers"] * (1 + SUPERLINEAR_MARGIN)
     summary["trusted"] = ~doubtful & ~beyond & np.isfinite(summary["speedup"])
-    return summary[[*SCENARIO_KEYS, "samples", "visits", "median", "median_low", "median_high",
+    return summary[[*SCENARIO_KEYS, "work", "samples", "visits", "median", "median_low",
+                    "median_high",
                     "mean", "stdev", "minimum", "startup_s", "serial_median", "speedup",
                     "speedup_low", "speedup_high", "speedup_half_width", "efficiency",
                     "efficiency_low", "efficiency_high", "karp_flatt", "cpus_granted",

@@ -70,6 +70,13 @@ def trivial_tasks(count: int, func: KernelFunc) -> list[Task]:
     return [Task(func, 0, 0)] * count
 
 
+def range_tasks(func: KernelFunc, size: int, tasks: int, copies: int = 1) -> list[Task]:
+    """`copies` times `[0, size)`, each cut into `tasks // copies` pieces: weak scaling's w
+    copies of the kernel's range give every worker the work one serial call does."""
+    return [Task(func, start, stop) for _ in range(copies)
+            for start, stop in split_range(size, tasks // copies)]
+
+
 def split_range(size: int, pieces: int) -> list[tuple[int, int]]:
     """`[0, size)` cut into `pieces` contiguous ranges whose lengths differ by at most one."""
     bounds = [size * index // pieces for index in range(pieces + 1)]
@@ -90,6 +97,7 @@ class Executor(abc.ABC):
 
     name: ClassVar[str]
     uses_processes: ClassVar[bool] = False
+    in_default: ClassVar[bool] = True  # part of a run that names no --executors
 
     def __init__(self, workers: int, start_method: str | None = None) -> None:
         self.workers = workers
@@ -442,6 +450,8 @@ class Dask(Executor):
     # Its workers are processes, but Dask's nanny starts them with Dask's own start method
     # (spawn unless configured otherwise): no start-method axis here.
     uses_processes = False
+    # An engine of its own, seconds to start: measured when asked for (`--executors dask`).
+    in_default = False
 
     def __init__(self, workers: int, start_method: str | None = None) -> None:
         super().__init__(workers, start_method)

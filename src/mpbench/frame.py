@@ -63,6 +63,7 @@ CONTENDED_LOAD = 0.2
 SLOWED = 1.15
 # Time zones in use today are whole quarter hours from UTC, from UTC-12:00 to UTC+14:00.
 QUARTER_HOUR = dt.timedelta(minutes=15)
+CLOCK_SLACK = dt.timedelta(minutes=1)
 UTC_OFFSETS = (dt.timedelta(hours=-12), dt.timedelta(hours=14))
 # What a datetime64[ns] holds.
 NS_DATES = (dt.datetime(1678, 1, 1, tzinfo=dt.UTC), dt.datetime(2262, 1, 1, tzinfo=dt.UTC))
@@ -155,7 +156,7 @@ def utc_offsets(results: Results) -> dict[int, dt.timedelta]:
 
     pyperf writes `date` as the worker's local time without an offset (`datetime.now()`, and
     it does not pass TZ on to workers), while the round's `started` is UTC, from the same clock
-    moments before its first visit: the round's earliest date minus its start, to the nearest
+    before its first visit: the round's earliest date minus its start, rounded down to a
     quarter hour, is the offset. A round whose records give no real offset has none."""
     starts = {record.index: _utc(_date(record.started), None) for record in results.rounds}
     gaps: dict[int, dt.timedelta] = {}
@@ -168,7 +169,11 @@ def utc_offsets(results: Results) -> dict[int, dt.timedelta]:
                 continue
             gap = date - start.replace(tzinfo=None)
             gaps[index] = min(gap, gaps.get(index, gap))
-    offsets = {index: round(gap / QUARTER_HOUR) * QUARTER_HOUR for index, gap in gaps.items()}
+    # The gap is the offset plus the time from the round's start to its first visit's date:
+    # rounded down (with a minute's slack for clocks), not to the nearest quarter, so a first
+    # visit that ends 8 minutes in does not add 15 to the offset.
+    offsets = {index: ((gap + CLOCK_SLACK) // QUARTER_HOUR) * QUARTER_HOUR
+               for index, gap in gaps.items()}
     return {index: offset for index, offset in offsets.items()
             if UTC_OFFSETS[0] <= offset <= UTC_OFFSETS[1]}
 

@@ -146,14 +146,16 @@ def _points(frame: pd.DataFrame) -> pd.DataFrame:
     points = frame.groupby(["run", "scenario"], sort=False).agg(
         kernel=("kernel", "first"), executor=("executor", "first"),
         start_method=("start_method", "first"), scaling=("scaling", "first"),
-        workers=("workers", "first"), median=("value", "median"),
+        interpreter=("interpreter", "first"), workers=("workers", "first"),
+        median=("value", "median"),
     ).reset_index()
     speedups = paired_speedups(frame, ["run", "scenario"]).to_numpy(dtype=float)
     points["speedup"] = np.where(points["executor"] == SERIAL, np.nan, speedups)
-    points["label"] = [f"{executor_label(str(executor), method, scaling)} w{workers}" for
-                       executor, method, scaling, workers in
-                       zip(points["executor"], points["start_method"], points["scaling"],
-                           points["workers"], strict=True)]
+    several = points["interpreter"].nunique() > 1
+    points["label"] = [f"{executor_label(str(executor), method, scaling)} w{workers}"
+                       + (f" @{tag}" if several else "") for executor, method, scaling, workers, tag
+                       in zip(points["executor"], points["start_method"], points["scaling"],
+                              points["workers"], points["interpreter"], strict=True)]
     return points
 
 
@@ -233,24 +235,26 @@ def plot_history(history: History, kernels: Sequence[str] | None = None) -> Figu
 def line_styles(points: pd.DataFrame) -> dict[str, dict[str, Any]]:
     """Label → colour and marker of its line, distinct for any number of lines.
 
-    A hue per executor (and start method), so each way of running reads as one family and its
-    worker counts side by side; within it, a shade from light to dark and a marker per worker
-    count (the same marker for the same count everywhere). A 17-line kernel (serial and eight
-    executors at 1 and 2 workers) needs 9 hues, which tab10 has; more families than that
-    sample a colour map evenly instead.
+    A hue per way of running (executor, start method, scaling, interpreter), so each reads as
+    one family with its worker counts side by side; within it, a shade from light to dark and a
+    marker per worker count (the same marker for the same count everywhere). A 17-line kernel
+    (serial and eight executors at 1 and 2 workers) needs 9 hues, which tab10 has; more
+    families than that sample a colour map evenly instead.
     """
     lines = points.drop_duplicates("label")
     methods = lines["start_method"].fillna("")
-    families = list(dict.fromkeys(zip(lines["executor"], methods, strict=True)))
+    # a way of running: executor, start method, scaling and interpreter
+    ways = list(zip(lines["executor"], methods, lines["scaling"], lines["interpreter"],
+                    strict=True))
+    families = list(dict.fromkeys(ways))
     hues = (matplotlib.colormaps["tab10"](np.arange(len(families))) if len(families) <= LINE_HUES
             else matplotlib.colormaps["turbo"](np.linspace(0.05, 0.95, len(families))))
     counts = sorted(set(lines["workers"]))
     styles = {}
-    for label, executor, method, workers in zip(lines["label"], lines["executor"], methods,
-                                                lines["workers"], strict=True):
-        family = families.index((executor, method))
-        hue = np.asarray(colors.to_rgb(hues[family]))
-        ranks = sorted(set(lines["workers"][(lines["executor"] == executor) & (methods == method)]))
+    for label, way, workers in zip(lines["label"], ways, lines["workers"], strict=True):
+        hue = np.asarray(colors.to_rgb(hues[families.index(way)]))
+        ranks = sorted(workers_of for way_of, workers_of in zip(ways, lines["workers"],
+                                                                  strict=True) if way_of == way)
         darkness = ranks.index(workers) / (len(ranks) - 1) - 0.5 if len(ranks) > 1 else 0.0
         shaded = hue * (1 - 0.6 * darkness) if darkness > 0 else hue - (1 - hue) * 0.6 * darkness
         styles[str(label)] = {"color": tuple(float(part) for part in shaded),

@@ -48,6 +48,12 @@ def combine(partials: Iterable[int]) -> int:
     return sum(partials) % RESULT_MODULUS
 
 
+def expected_result(serial: str, copies: int) -> str:
+    """What a scenario doing `copies` times the serial range must compute, as results are
+    recorded (text); `serial` itself when it is not a number."""
+    return str(int(serial) * copies % RESULT_MODULUS) if serial.isdigit() else serial
+
+
 def default_benchmarks_dir() -> Path:
     """`./benchmarks` when it holds kernels, else the folder of built-in kernels."""
     local = Path("benchmarks")

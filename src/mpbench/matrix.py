@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from mpbench.errors import UsageError
 from mpbench.executors import EXECUTORS, Serial, default_start_method
-from mpbench.model import MAX_SIZE, KernelSpec, Profile, Scaling, Scenario, work
+from mpbench.model import KernelSpec, Profile, Scaling, Scenario
 from mpbench.topology import Placement, format_cpu_list, parse_cpu_list
 
 DEFAULT_TASKS_PER_WORKER = 4
@@ -148,7 +148,8 @@ def expand(kernels: Mapping[str, KernelSpec], options: MatrixOptions, usable_cpu
     interpreter is always kept, as the baseline of its speedups there."""
     profile = PROFILES[options.profile]
     kernel_names = options.kernels or list(kernels)
-    executor_names = list(options.executors or EXECUTORS)
+    executor_names = list(options.executors or [name for name, executor in EXECUTORS.items()
+                                                if executor.in_default])
     if Serial.name not in executor_names:
         executor_names.insert(0, Serial.name)  # every speedup needs its baseline
     start_methods = options.start_methods or [default_start_method()]
@@ -174,14 +175,11 @@ def expand(kernels: Mapping[str, KernelSpec], options: MatrixOptions, usable_cpu
                            for workers in worker_counts]
             for start_method, workers, tasks, scaling in layouts:
                 scenario = Scenario(
-                    kernel=kernel_name, executor=executor_name, workers=workers,
-                    size=size * work(scaling, workers), tasks=tasks, start_method=start_method,
-                    blas_threads=options.blas_threads, kernel_file=spec.source_file,
-                    kernel_hash=spec.source_hash, interpreter=interpreter, scaling=scaling,
+                    kernel=kernel_name, executor=executor_name, workers=workers, size=size,
+                    tasks=tasks, start_method=start_method, blas_threads=options.blas_threads,
+                    kernel_file=spec.source_file, kernel_hash=spec.source_hash,
+                    interpreter=interpreter, scaling=scaling,
                 )
-                if scenario.size > MAX_SIZE:
-                    raise UsageError(f"--scaling weak: {kernel_name}'s size {size} × {workers} "
-                                     f"workers is more than {MAX_SIZE}; choose a smaller --size")
                 scenarios.append(scenario)
     scenarios = _selected(scenarios, options.select)
     if not scenarios:

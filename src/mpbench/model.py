@@ -35,7 +35,9 @@ class Scaling(enum.Enum):
     """How a scenario's work relates to its workers."""
 
     STRONG = "strong"  # the same work whatever the workers: speedup T1/Tw (Amdahl)
-    WEAK = "weak"  # work grows with the workers, size × w: speedup T1·w/Tw (Gustafson)
+    # w copies of the kernel's range for w workers, each what one serial call does, as
+    # ftscalingbench gives each thread the same work: speedup T1·w/Tw (Gustafson)
+    WEAK = "weak"
 
 
 def encode_series(numbers: Sequence[float]) -> str:
@@ -132,7 +134,8 @@ class Scenario:
 
     @property
     def work(self) -> int:
-        """The scenario's work in units of its serial baseline's: w under weak scaling."""
+        """The scenario's work in serial calls' worth: w copies of the range under weak
+        scaling, else 1."""
         return work(self.scaling, self.workers)
 
     def to_metadata(self) -> dict[str, MetadataValue]:

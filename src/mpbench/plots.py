@@ -23,6 +23,7 @@ from matplotlib.figure import Figure
 
 from mpbench.analysis import SERIAL, THREAD_EXECUTORS, amdahl_speedup
 from mpbench.frame import same_series
+from mpbench.model import Scaling
 from mpbench.tables import executor_label, several_interpreters
 
 PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2",
@@ -193,9 +194,10 @@ def machines_figure(summary: pd.DataFrame, labels: Mapping[str, str],
 
 
 def _best_curves(summary: pd.DataFrame) -> list[Curve]:
-    """The process curve and the thread curve that reach the highest speedup."""
+    """The process curve and the thread curve that reach the highest speedup (of fixed work:
+    a weak-scaling speedup answers another question)."""
     best: dict[bool, tuple[float, Curve]] = {}
-    for curve in _curves(summary):
+    for curve in _curves(summary[summary["scaling"] == Scaling.STRONG.value]):
         peak = float(curve.points["speedup"].max())
         if curve.threads not in best or peak > best[curve.threads][0]:
             best[curve.threads] = (peak, curve)

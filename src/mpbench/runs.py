@@ -18,20 +18,22 @@ from mpbench.errors import UsageError
 from mpbench.executors import EXECUTORS
 from mpbench.interpreters import Interpreter, inspect, parse_pythons, running
 from mpbench.kernels import default_benchmarks_dir, discover
+from mpbench.machine import allowed_cpus
 from mpbench.machine import collect as collect_machine
 from mpbench.matrix import (
     MatrixOptions,
     available_start_methods,
     expand,
+    parse_cpus,
     parse_names,
     parse_workers,
 )
-from mpbench.model import Machine, RoundRecord, Scenario
+from mpbench.model import Machine, RoundRecord, Scaling, Scenario
 from mpbench.options import RunOptions, StoredOptions
 from mpbench.runner import Observer, Outcome, RunSettings, TimingPython, Visit, run_rounds
 from mpbench.storage import Results, default_path
 from mpbench.support import unsupported
-from mpbench.topology import Placement, read_topology
+from mpbench.topology import Placement, format_cpu_list, read_topology
 
 
 def _quiet(message: str) -> None:
@@ -77,6 +79,11 @@ def plan(options: RunOptions, usable_cpus: int,
             parse_names(",".join(names), valid, what)
     if matrix.workers is not None:
         parse_workers(",".join(map(str, matrix.workers)), usable_cpus)
+    if matrix.scalings is not None:
+        parse_names(",".join(matrix.scalings), [mode.value for mode in Scaling], "scaling")
+    parse_names(matrix.placement, [policy.value for policy in Placement], "placement")
+    if matrix.cpus is not None:
+        parse_cpus(format_cpu_list(matrix.cpus), allowed_cpus())
     if tags is None:
         tags = [interpreter.tag for interpreter in interpreters(matrix)]
     return expand(kernels, matrix, usable_cpus, tags)

@@ -250,7 +250,7 @@ def side_by_side_table(summary: pd.DataFrame, labels: Mapping[str, str]) -> Tabl
                 cells.append("not run")
                 continue
             point = by_file.loc[file]
-            per_worker = 1 / (point["median"] * point["workers"])
+            per_worker = point["work"] / (point["median"] * point["workers"])
             cells.append(f"{format_seconds(point['median'])} · {format_ratio(point['speedup'])} "
                          f"· {per_worker:.3g}/s")
         rows.append([str(scenario_id), *cells])

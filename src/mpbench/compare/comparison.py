@@ -24,6 +24,7 @@ from mpbench.compare.stats import SCENARIO_FACTS, ScenarioStats, scenario_stats
 from mpbench.errors import UsageError
 from mpbench.frame import to_frame
 from mpbench.interpreters import Interpreter
+from mpbench.kernels import expected_result
 from mpbench.model import Machine, RoundRecord
 from mpbench.storage import Results, read
 
@@ -246,15 +247,17 @@ def wrong_results(base: pd.DataFrame, head: pd.DataFrame) -> dict[str, str]:
     the same interpreter, or from BASE's result for the same scenario and kernel source, with
     both values: a kernel that is right serially but wrong when split passes no gate."""
     mine, theirs = _results(head), _results(base)
-    # Weak scaling's larger sizes have no serial run of their own to be checked against.
-    serial = {(row["kernel"], row["interpreter"], row["size"]): row["result"]
+    serial = {(row["kernel"], row["interpreter"]): row["result"]
               for row in mine.values() if row["executor"] == SERIAL}
     wrong = {}
     for sid, row in mine.items():
-        own = serial.get((row["kernel"], row["interpreter"], row["size"]))
+        own = serial.get((row["kernel"], row["interpreter"]))
+        copies = int(row["work"])  # weak scaling: w copies of serial's range
         before = theirs.get(sid)
-        if row["executor"] != SERIAL and own is not None and row["result"] != own:
-            wrong[sid] = f"computed {row['result']}, HEAD's serial run {own}"
+        if row["executor"] != SERIAL and own is not None and \
+                row["result"] != expected_result(own, copies):
+            times = f"{copies} × " if copies > 1 else ""
+            wrong[sid] = f"computed {row['result']}, {times}HEAD's serial run {own}"
         elif before is not None and before["kernel_hash"] == row["kernel_hash"] and \
                 before["size"] == row["size"] and before["result"] != row["result"]:
             wrong[sid] = f"computed {row['result']}, BASE computed {before['result']}"
@@ -263,7 +266,7 @@ def wrong_results(base: pd.DataFrame, head: pd.DataFrame) -> dict[str, str]:
 
 def _results(frame: pd.DataFrame) -> dict[str, dict[Any, Any]]:
     """Per scenario with a recorded result: that result and what it depends on."""
-    columns = ["kernel", "interpreter", "executor", "kernel_hash", "size", "result"]
+    columns = ["kernel", "interpreter", "executor", "kernel_hash", "size", "work", "result"]
     firsts = frame.groupby("scenario", sort=False)[columns].first()
     return {str(sid): row for sid, row in firsts.to_dict("index").items()
             if isinstance(row["result"], str)}

@@ -11,6 +11,8 @@ import numpy.typing as npt
 import pandas as pd
 from scipy import special
 
+from mpbench.analysis import serial_seconds
+
 MIN_VISITS = 2  # per scenario, to test on visit means rather than on single values
 # Scenario facts that must match for a scenario to compare, as messages name them.
 SCENARIO_FACTS = {"kernel_hash": "kernel source", "size": "size", "tasks": "tasks",
@@ -56,7 +58,7 @@ def scenario_stats(frame: pd.DataFrame) -> dict[str, ScenarioStats]:
     firsts = np.unique(codes, return_index=True)[1]
     families = pd.factorize(frame["executor"].to_numpy(dtype=object)[firsts])[0]
     times = log_stats(codes, visits, np.log(values), families, groups)
-    baseline = frame["baseline_s"].to_numpy(dtype=np.float64)
+    baseline = serial_seconds(frame)  # the serial time of the scenario's work
     paired = np.isfinite(baseline)
     log_ratios = np.log(baseline[paired]) - np.log(values[paired])
     speedups = log_stats(codes[paired], visits[paired], log_ratios, families, groups)
