@@ -138,7 +138,8 @@ def _matrix_arguments() -> _Parser:
                             "through PYTHON_GIL")
     group.add_argument("--scaling", metavar="LIST",
                        help="strong (default: the same work for every worker count, speedup "
-                            "T1/Tw), weak (size × workers, speedup T1·w/Tw), or strong,weak")
+                            "T1/Tw), weak (w copies of the range for w workers, speedup "
+                            "T1·w/Tw), or strong,weak")
     group.add_argument("--cpus", metavar="LIST|auto",
                        help="pin each scenario with k workers, its whole process tree, to k of "
                             "these CPUs, e.g. 0-3,8; auto: every CPU this process may use")
@@ -146,6 +147,25 @@ def _matrix_arguments() -> _Parser:
                        help="which k CPUs: compact (default) fills physical cores first, "
                             "fastest first, one NUMA node before the next; spread alternates "
                             "nodes (implies --cpus auto when --cpus is not given)")
+    return parent
+
+
+def _timing_arguments() -> _Parser:
+    """How long a run measures: options shared by `run` and `fleet`."""
+    parent = _Parser(add_help=False)
+    group = parent.add_argument_group("how long to measure")
+    group.add_argument("--timeout", type=_positive_seconds, metavar="SECONDS",
+                       help=f"per visit of a scenario (default: {DEFAULT_TIMEOUT:g})")
+    group.add_argument("--precision", type=_percentage, metavar="PCT",
+                       help="after the profile's rounds, measure a scenario again while its "
+                            "speedup interval is wider than ±PCT %% (default: the profile's, "
+                            "e.g. 5 for quick)")
+    group.add_argument("--max-time", type=_positive_seconds, metavar="SECONDS",
+                       help="the run's budget from its start: no visit for precision starts if "
+                            "it would end later (default: as long again as the first rounds "
+                            "took, and at most the profile's cap, e.g. 150 s in all for quick)")
+    group.add_argument("--seed", type=_seed, metavar="N",
+                       help="of the shuffled order of visits (default: a fresh one; recorded)")
     return parent
 
 
@@ -159,7 +179,9 @@ def build_parser() -> argparse.ArgumentParser:
                                      parser_class=_Parser)
     matrix = _matrix_arguments()
 
-    run = commands.add_parser("run", parents=[matrix], help="time the scenarios and save them",
+    timing = _timing_arguments()
+    run = commands.add_parser("run", parents=[matrix, timing],
+                              help="time the scenarios and save them",
                               description="Time every scenario, each in its own pyperf "
                                           "subprocess, and save the results file.")
     destination = run.add_mutually_exclusive_group()
@@ -169,18 +191,6 @@ def build_parser() -> argparse.ArgumentParser:
     destination.add_argument("--resume", type=Path, metavar="FILE",
                              help="run the scenarios an interrupted run did not finish, into "
                                   "its file (with the same options, or none)")
-    run.add_argument("--timeout", type=_positive_seconds, metavar="SECONDS",
-                     help=f"per visit of a scenario (default: {DEFAULT_TIMEOUT:g})")
-    run.add_argument("--precision", type=_percentage, metavar="PCT",
-                     help="after the profile's rounds, measure a scenario again while its "
-                          "speedup interval is wider than ±PCT %% (default: the profile's, "
-                          "e.g. 5 for quick)")
-    run.add_argument("--max-time", type=_positive_seconds, metavar="SECONDS",
-                     help="the run's budget from its start: no visit for precision starts if it "
-                          "would end later (default: as long again as the first rounds took, "
-                          "and at most the profile's cap, e.g. 150 s in all for quick)")
-    run.add_argument("--seed", type=_seed, metavar="N",
-                     help="of the shuffled order of visits (default: a fresh one; recorded)")
     run.add_argument("--machine", metavar="NAME", type=_machine_name,
                      help="machine name for the results folder (default: the host name)")
 
@@ -234,6 +244,22 @@ def build_parser() -> argparse.ArgumentParser:
     history.add_argument("-o", "--output", type=Path, required=True, metavar="PATH",
                          help="history.html (one self-contained page) or history.png")
 
+    fleet = commands.add_parser(
+        "fleet", parents=[matrix, timing], help="run on every machine of a Dask cluster",
+        description="Run the same `mpbench run` on each host of a Dask cluster (one Dask task "
+                    "per host, with that worker's Python), collect every results file into "
+                    "results/<machine>/ here, and write a report comparing them.")
+    fleet.add_argument("address", metavar="ADDRESS", help="the Dask scheduler, e.g. "
+                                                          "tcp://10.0.0.5:8786")
+    fleet.add_argument("--per-worker", action="store_true",
+                       help="every worker is a machine of its own, named by the worker's name "
+                            "(containers on one host)")
+    fleet.add_argument("--parallel", action="store_true",
+                       help="run every host at once (default: one host at a time)")
+    fleet.add_argument("--report", type=Path, metavar="PATH",
+                       help="the report comparing the hosts, .html or .md (default: "
+                            "results/fleet/<UTC time>/report.html)")
+
     doctor = commands.add_parser(
         "doctor", help="check whether this machine is fit to benchmark right now",
         description="Measure background load and how many cores' worth of work processes "
@@ -245,12 +271,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
+    args.argv = argv  # `fleet` passes the run options on as they were typed
     console = Console(highlight=False)
     try:
         return {"run": _run, "list": _list, "show": _show, "report": _report,
                 "export": _export, "compare": _compare, "history": _history,
-                "doctor": _doctor}[args.command](args, console)
+                "fleet": _fleet, "doctor": _doctor}[args.command](args, console)
     except MpbenchError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -498,6 +526,70 @@ def _history(args: argparse.Namespace, console: Console) -> int:
     console.print(f"{len(history.runs)} runs, {len(history.steps)} steps; written to {path}",
                   markup=False, soft_wrap=True)
     return 0
+
+
+# Options of `fleet` that are its own, with whether each takes a value: the others go to `run`.
+_FLEET_OWN = {"--per-worker": False, "--parallel": False, "--report": True, "--benchmarks": True}
+
+
+def _fleet(args: argparse.Namespace, console: Console) -> int:
+    from mpbench import report
+    from mpbench.fleet import run_fleet
+    from mpbench.storage import RESULTS_DIR, read_many, write_atomically
+    from mpbench.views import FleetView, fleet_manifest
+
+    output = args.report or RESULTS_DIR / "fleet" / _utc_stamp() / "report.html"
+    if output.suffix not in (".html", ".md"):
+        raise UsageError(f"--report {output}: a report is .html or .md")
+    kernels = discover(args.benchmarks or default_benchmarks_dir())
+    _given_options(args, list(kernels), usable_cpus())  # bad options fail here, not per host
+    benchmarks = Path(next(iter(kernels.values())).source_file).parent
+    stopped_by = None
+    # As for `run`: SIGTERM and SIGHUP stop the fleet the way Ctrl-C does, and every host
+    # that was running saves what it finished and sends it back.
+    previous = {signum: signal.signal(signum, _raise_stopped) for signum in STOPPED_BY}
+    try:
+        with FleetView(console) as view:
+            run_fleet(args.address, _run_argv(args.argv[1:], args.address), benchmarks,
+                      per_worker=args.per_worker, parallel=args.parallel, observer=view)
+    except KeyboardInterrupt as stop:
+        stopped_by = STOPPED_BY.get(stop.signum, 130) if isinstance(stop, Stopped) else 130
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    results = view.finished
+    saved = [result.path for result in results if result.path is not None]
+    write_atomically(output.with_name("hosts.json"), fleet_manifest(results).encode())
+    if saved:
+        written = report.write(report.build(read_many(saved)), output)
+        console.print(f"report of {len(saved)} host{'' if len(saved) == 1 else 's'}: "
+                      f"{written[0]}", markup=False)
+    if stopped_by is not None:
+        print(f"interrupted: {len(saved)} hosts' results collected", file=sys.stderr)
+        return stopped_by
+    return 0 if all(result.reason is None and result.code == 0 for result in results) else 1
+
+
+def _run_argv(tokens: Sequence[str], address: str) -> list[str]:
+    """The options typed after `fleet`, without the address and the fleet's own."""
+    kept, skip, dropped_address = [], False, False
+    for token in tokens:
+        name = token.partition("=")[0]
+        if skip:
+            skip = False
+        elif name in _FLEET_OWN:
+            skip = _FLEET_OWN[name] and "=" not in token
+        elif token == address and not dropped_address:
+            dropped_address = True
+        else:
+            kept.append(token)
+    return kept
+
+
+def _utc_stamp() -> str:
+    import datetime as dt
+
+    return dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
 
 
 def _doctor(args: argparse.Namespace, console: Console) -> int:

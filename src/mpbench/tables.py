@@ -87,7 +87,7 @@ def speedup_table(summary: pd.DataFrame, title: str = "Median time and speedup o
     notes = ["speedup: the median over pairs of a serial call / a call of the scenario, timed "
              "back to back in the same process"]
     if (summary["scaling"] == Scaling.WEAK.value).any():
-        notes.append("weak: the work grows with the workers (size × w); its speedup is "
+        notes.append("weak: w copies of the kernel's range for w workers; its speedup is "
                      "serial time × w / time (Gustafson), and it is not fitted")
     if summary["speedup"].isna().any():
         notes.append("n/a: no serial baseline was paired with that scenario")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import statistics
+from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 
@@ -20,6 +22,7 @@ from rich.progress import (
 )
 from rich.table import Table as RichTable
 
+from mpbench.fleet import Host, HostResult
 from mpbench.model import Machine, RoundRecord, paired_baseline
 from mpbench.runner import Outcome, Visit
 from mpbench.storage import Results
@@ -86,6 +89,53 @@ class ProgressView:
             reason = printable(outcome.failure.reason)
             self.console.print(f"[red]✗ {scenario_id}[/red]: {reason}  "
                                f"[dim]{outcome.wall_seconds:.1f} s[/dim]", soft_wrap=True)
+
+
+class FleetView:
+    """A line per host as it starts and ends, with a spinner for those still running."""
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+        self.progress = Progress(SpinnerColumn(), TextColumn("{task.description}"),
+                                 TimeElapsedColumn(), console=console, transient=True)
+        self.tasks: dict[Host, object] = {}
+        self.finished: list[HostResult] = []
+
+    def __enter__(self) -> FleetView:
+        self.progress.start()
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 traceback: TracebackType | None) -> None:
+        self.progress.stop()
+
+    def host_started(self, host: Host) -> None:
+        self.tasks[host] = self.progress.add_task(
+            printable(f"{host.name}: running on {host.worker}"), total=None)
+
+    def host_finished(self, result: HostResult) -> None:
+        self.finished.append(result)
+        task = self.tasks.pop(result.host, None)
+        if task is not None:
+            self.progress.remove_task(task)  # type: ignore[arg-type]
+        name, seconds = printable(result.host.name), f"{result.seconds:.1f} s"
+        if result.path is None:
+            self.console.print(f"[red]✗ {name}[/red]: {printable(result.reason or '')}  "
+                               f"[dim]{seconds}[/dim]", soft_wrap=True)
+            return
+        failed = " (some scenarios failed)" if result.code == 1 else ""
+        self.console.print(f"[green]✓ {name}[/green]{failed}: {printable(str(result.path))}  "
+                           f"[dim]{seconds}[/dim]", soft_wrap=True)
+
+
+def fleet_manifest(results: Sequence[HostResult]) -> str:
+    """The fleet run's record, as JSON: per host, its worker, file or reason, exit code and
+    wall time."""
+    return json.dumps([{"machine": result.host.name, "worker": result.host.worker,
+                        "results": None if result.path is None else str(result.path),
+                        "reason": result.reason, "code": result.code,
+                        "seconds": round(result.seconds, 3)} for result in results],
+                      indent=2) + "\n"
 
 
 def describe_state(record: RoundRecord, usable_cpus: int) -> str:

@@ -1,0 +1,188 @@
+"""`mpbench fleet ADDRESS`: the same run on every machine of a Dask cluster, and one report.
+
+The machines are the distinct hosts among the scheduler's workers (or, `per_worker`, every
+worker on its own, named by its name: containers on one host, and tests). Each host gets one
+Dask task, pinned to one of its workers, that runs a whole `mpbench run` there with that
+worker's Python (`_fleet_task.run_here`): one host at a time, or all at once (`parallel`).
+Each results file that comes back is checked and saved at once under
+`results/<machine>/`, so an interrupt loses nothing collected; a host that fails or leaves the
+cluster is recorded with its reason, and the others go on.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import secrets
+import tempfile
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from mpbench.errors import MpbenchError, UsageError
+from mpbench.storage import RESULTS_DIR, read, write_atomically
+
+CONNECT_SECONDS = 10.0
+WAIT_SECONDS = 1.0  # how often a pending host's worker is checked to be still there
+STOP_GRACE_SECONDS = 60.0  # for interrupted hosts to save and send back what they finished
+STOPPED_CODES = (129, 130)  # how `mpbench run` exits when it is stopped, having saved
+
+
+@dataclass(frozen=True)
+class Host:
+    """A machine of the fleet: its name in `results/<name>/`, and the worker that runs it."""
+
+    name: str
+    worker: str
+
+
+@dataclass(frozen=True)
+class HostResult:
+    """What one host gave: its saved results file, or why there is none; and how its run
+    ended (`code`, as `mpbench run` exits: 1 means some scenario failed)."""
+
+    host: Host
+    path: Path | None
+    reason: str | None
+    code: int | None
+    seconds: float
+
+
+class FleetObserver(Protocol):
+    def host_started(self, host: Host) -> None: ...
+
+    def host_finished(self, result: HostResult) -> None: ...
+
+
+def find_hosts(workers: Mapping[str, Mapping[str, Any]], per_worker: bool) -> list[Host]:
+    """One Host per distinct host among `workers` (the scheduler's address → info), run by
+    its first worker by address; or one per worker, named by its name."""
+    if per_worker:
+        return sorted((Host(machine_name_of(str(info.get("name") or address)), address)
+                       for address, info in workers.items()), key=lambda host: host.name)
+    by_host: dict[str, str] = {}
+    for address in sorted(workers):
+        by_host.setdefault(str(workers[address].get("host") or address), address)
+    return [Host(machine_name_of(host), address) for host, address in sorted(by_host.items())]
+
+
+def machine_name_of(text: str) -> str:
+    """A name fit for `results/<name>/` (letters, digits, `.`, `_`, `-`)."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-.") or "host"
+
+
+def run_fleet(address: str, run_argv: Sequence[str], benchmarks: Path, *, per_worker: bool,
+              parallel: bool, observer: FleetObserver,
+              results_dir: Path = RESULTS_DIR) -> list[HostResult]:
+    """Run `mpbench run RUN_ARGV` with the kernels of `benchmarks` on every host of the
+    cluster at `address`, saving each host's file as it arrives."""
+    try:
+        from distributed import Client, Event
+    except ImportError:
+        raise UsageError("fleet needs Dask's distributed: pip install 'mpbench[dask]'") from None
+    from mpbench._fleet_task import run_here
+
+    kernels = {path.name: path.read_bytes() for path in sorted(benchmarks.glob("bm_*.py"))}
+    if not kernels:
+        raise UsageError(f"{benchmarks} holds no bm_*.py kernel file to run on the fleet")
+    try:
+        client = Client(address, timeout=CONNECT_SECONDS)
+    except (OSError, TimeoutError, ValueError) as exc:
+        raise UsageError(f"cannot reach a Dask scheduler at {address}: {exc}") from None
+    with client:
+        hosts = find_hosts(client.scheduler_info()["workers"], per_worker)
+        if not hosts:
+            raise UsageError(f"the Dask scheduler at {address} has no workers")
+        if len({host.name for host in hosts}) != len(hosts):
+            raise UsageError("two workers have the same name; name them apart, or drop "
+                             "--per-worker")
+        token = secrets.token_hex(4)
+        stop = Event(f"mpbench-fleet-stop-{token}", client=client)
+
+        def submit(host: Host) -> Any:
+            observer.host_started(host)
+            return client.submit(run_here, list(run_argv), kernels, host.name, stop.name,
+                                 workers=[host.worker], allow_other_workers=False, pure=False,
+                                 key=f"mpbench-fleet-{host.name}-{token}")
+
+        results: list[HostResult] = []
+        pending: dict[Host, tuple[Any, float]] = {}
+        try:
+            queue = list(hosts)
+            while queue or pending:
+                while queue and (parallel or not pending):
+                    host = queue.pop(0)
+                    pending[host] = (submit(host), time.monotonic())
+                for host, (future, since) in list(pending.items()):
+                    result = _collected(client, host, future, since, results_dir)
+                    if result is not None:
+                        del pending[host]
+                        results.append(result)
+                        observer.host_finished(result)
+                time.sleep(0.1 if pending else 0)
+        except KeyboardInterrupt:
+            stop.set()  # every host saves what it finished and sends it back
+            deadline = time.monotonic() + STOP_GRACE_SECONDS
+            while pending and time.monotonic() < deadline:
+                for host, (future, since) in list(pending.items()):
+                    result = _collected(client, host, future, since, results_dir)
+                    if result is not None:
+                        del pending[host]
+                        results.append(result)
+                        observer.host_finished(result)
+                time.sleep(0.2)
+            raise
+    return results
+
+
+def _collected(client: Any, host: Host, future: Any, since: float, results_dir: Path
+               ) -> HostResult | None:
+    """The host's result once its task is over (or its worker gone); None while it runs."""
+    seconds = time.monotonic() - since
+    if future.status == "pending":
+        if host.worker in client.scheduler_info()["workers"]:
+            return None
+        future.cancel()
+        return HostResult(host, None, f"its worker {host.worker} left the cluster", None,
+                          seconds)
+    if future.status != "finished":
+        return HostResult(host, None, f"the task failed: {_exception_of(future)}", None, seconds)
+    outcome = future.result()
+    code = int(outcome["code"])
+    if outcome["results"] is None:
+        return HostResult(host, None, _reason(str(outcome["log"]), code), code, seconds)
+    try:
+        path = _save(host, bytes(outcome["results"]), results_dir)
+    except MpbenchError as exc:
+        return HostResult(host, None, f"its results file is unreadable: {exc}", code, seconds)
+    reason = (None if code in (0, 1) else
+              f"stopped before the end; `mpbench run --resume {path}` finishes it"
+              if code in STOPPED_CODES else _reason(str(outcome["log"]), code))
+    return HostResult(host, path, reason, code, seconds)
+
+
+def _exception_of(future: Any) -> str:
+    try:
+        exception = future.exception(timeout=CONNECT_SECONDS)
+    except Exception as exc:  # the scheduler could not say
+        return type(exc).__name__
+    return f"{type(exception).__name__}: {exception}"
+
+
+def _reason(log: str, code: int) -> str:
+    """The run's own `error:` line when it printed one, else how it ended."""
+    errors = [line for line in log.splitlines() if line.startswith("error:")]
+    return errors[-1] if errors else f"mpbench run exited with code {code}"
+
+
+def _save(host: Host, data: bytes, results_dir: Path) -> Path:
+    """Check a host's results file and save it as `results/<name>/<UTC time>.json`."""
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    destination = results_dir / host.name / f"{stamp}.json"
+    with tempfile.TemporaryDirectory(prefix="mpbench-fleet-") as folder:
+        received = Path(folder) / "results.json"
+        received.write_bytes(data)
+        read(received)  # raises ResultsFileError if the host sent something else
+    return write_atomically(destination, data, replace=False)
