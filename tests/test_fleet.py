@@ -19,7 +19,8 @@ import pytest
 from mpbench.fleet import Host, find_hosts, machine_name_of
 from mpbench.storage import read
 
-from conftest import BENCHMARKS
+from conftest import BENCHMARKS, TAG
+from test_cli import run_cli
 
 try:
     import distributed  # noqa: F401
@@ -207,3 +208,20 @@ def test_fleet_refuses_what_it_cannot_do(tmp_path: Path) -> None:
                          capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2
     assert bad.stderr.startswith("error: unknown kernel nope; choose from: ")
+
+
+@needs_dask
+def test_the_dask_executor_on_an_existing_cluster_takes_all_its_workers(
+        cluster: Cluster, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    output = tmp_path / "remote.json"
+    options = ["run", "--profile", "smoke", "--benchmarks", str(BENCHMARKS), "--kernels",
+               "py_square", "--dask-scheduler", cluster.address, "-o", str(output)]
+    code, out, err = run_cli(capsys, *options, "--executors", "dask")
+    assert code == 0, out + err
+    results = read(output)
+    assert [scenario.id for scenario in results.plan] == [
+        f"py_square/serial/w1@{TAG}", f"py_square/dask/w2/cluster@{TAG}"]
+    assert len({bench.get_metadata()["result"] for bench in results.benchmarks}) == 1
+    code, _, err = run_cli(capsys, *options[:-1], str(tmp_path / "other.json"))
+    assert (code, err) == (2, "error: --dask-scheduler runs the dask executor there: add "
+                              "--executors dask\n")

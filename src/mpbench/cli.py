@@ -143,6 +143,9 @@ def _matrix_arguments() -> _Parser:
     group.add_argument("--cpus", metavar="LIST|auto",
                        help="pin each scenario with k workers, its whole process tree, to k of "
                             "these CPUs, e.g. 0-3,8; auto: every CPU this process may use")
+    group.add_argument("--dask-scheduler", metavar="ADDRESS",
+                       help="run the dask executor on this existing cluster, with all its "
+                            "workers (e.g. tcp://10.0.0.5:8786), instead of a LocalCluster")
     group.add_argument("--placement", choices=[policy.value for policy in Placement],
                        help="which k CPUs: compact (default) fills physical cores first, "
                             "fastest first, one NUMA node before the next; spread alternates "
@@ -296,7 +299,8 @@ _MATRIX_FIELDS = {"kernels": "kernels", "executors": "executors", "workers": "wo
                   "start_method": "start_methods", "select": "select", "profile": "profile",
                   "size": "size", "tasks_per_worker": "tasks_per_worker",
                   "blas_threads": "blas_threads", "python": "pythons", "gil": "gil",
-                  "scaling": "scalings", "cpus": "cpus", "placement": "placement"}
+                  "scaling": "scalings", "cpus": "cpus", "placement": "placement",
+                  "dask_scheduler": "dask_scheduler"}
 
 
 def _given_options(args: argparse.Namespace, kernel_names: Iterable[str],

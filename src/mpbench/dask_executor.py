@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import sys
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -25,6 +26,7 @@ from mpbench.executors import POLL_SECONDS, Task, WorkerDiedError, _call
 from mpbench.model import describe_exit
 
 CLOSE_TIMEOUT_SECONDS = 10.0
+CONNECT_TIMEOUT_SECONDS = 10.0
 DEATH_GRACE_SECONDS = 2.0  # for the nanny to learn the exit code of a worker that died
 
 
@@ -54,12 +56,40 @@ class LocalDask:
         self.processes: list[Any] = [nanny.process.process
                                      for nanny in self.cluster.workers.values()]
 
+    def run(self, tasks: Sequence[Task]) -> list[int]:
+        return run_tasks(self.client, tasks, self.processes)
+
     def close(self) -> None:
         """Stop the client, the workers (killed if they do not stop in time), the scheduler."""
         try:
             self.client.close(timeout=CLOSE_TIMEOUT_SECONDS)
         finally:
             self.cluster.close(timeout=CLOSE_TIMEOUT_SECONDS)
+
+
+class RemoteDask:
+    """A `Client` of an existing cluster at `address`, whose workers are not ours to start or
+    stop. They may not have this machine's files: the kernel's file is sent to them (and to
+    the scheduler, which unpickles the tasks) with `Client.upload_file` before its first task."""
+
+    def __init__(self, address: str) -> None:
+        self.client = distributed.Client(address, timeout=CONNECT_TIMEOUT_SECONDS)
+        self.uploaded: set[str] = set()
+
+    def run(self, tasks: Sequence[Task]) -> list[int]:
+        for module in {task.func.__module__ for task in tasks} - self.uploaded:
+            self.client.upload_file(sys.modules[module].__file__)
+            self.uploaded.add(module)
+        return run_tasks(self.client, tasks)
+
+    def close(self) -> None:
+        self.client.close(timeout=CLOSE_TIMEOUT_SECONDS)
+
+
+def cluster_workers(address: str) -> int:
+    """How many workers the cluster at `address` has now."""
+    with distributed.Client(address, timeout=CONNECT_TIMEOUT_SECONDS) as client:
+        return len(client.scheduler_info()["workers"])
 
 
 def run_tasks(client: distributed.Client, tasks: Sequence[Task],

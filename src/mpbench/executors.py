@@ -13,6 +13,7 @@ import ctypes
 import importlib.util
 import itertools
 import multiprocessing
+import os
 import signal
 import sys
 import threading
@@ -444,7 +445,7 @@ def interpreter_pool_class() -> Any:
 
 class Dask(Executor):
     """`distributed.Client.map` + `gather` on a `LocalCluster` of one single-threaded worker
-    process per worker (see `dask_executor`)."""
+    process per worker, or on an existing cluster (see `dask_executor`)."""
 
     name = "dask"
     # Its workers are processes, but Dask's nanny starts them with Dask's own start method
@@ -465,19 +466,27 @@ class Dask(Executor):
         self._backend = dask_executor
 
     def open(self) -> None:
-        self._cluster = self._backend.LocalDask(self.workers)
+        # On an existing cluster (`--dask-scheduler`) the run says where it is.
+        self._cluster = (self._backend.RemoteDask(os.environ[DASK_SCHEDULER_VARIABLE])
+                         if self.start_method == DASK_CLUSTER
+                         else self._backend.LocalDask(self.workers))
 
     def close(self) -> None:
         self._cluster.close()
 
     def run(self, tasks: Sequence[Task]) -> list[int]:
-        return self._backend.run_tasks(self._cluster.client, tasks, self._cluster.processes)
+        return self._cluster.run(tasks)
 
     def workers_thread_pools(self, module: str) -> str | None:
         return self._backend.workers_thread_pools(self._cluster.client, module)
 
 
 DASK_INSTALL = "pip install 'mpbench[dask]'"
+# The `start_method` of a dask scenario on an existing cluster (`--dask-scheduler`), whose
+# workers were started by whoever started the cluster; its address reaches the timing process
+# in this variable.
+DASK_CLUSTER = "cluster"
+DASK_SCHEDULER_VARIABLE = "MPBENCH_DASK_SCHEDULER"
 
 
 def dask_unavailable() -> str | None:

@@ -13,7 +13,7 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from mpbench.errors import UsageError
-from mpbench.executors import EXECUTORS, Serial, default_start_method
+from mpbench.executors import DASK_CLUSTER, EXECUTORS, Dask, Serial, default_start_method
 from mpbench.model import KernelSpec, Profile, Scaling, Scenario
 from mpbench.topology import Placement, format_cpu_list, parse_cpu_list
 
@@ -61,6 +61,7 @@ class MatrixOptions:
     scalings: tuple[str, ...] | None = None  # `Scaling` values; None: strong only
     cpus: tuple[int, ...] | None = None  # the CPUs to pin to, k of them for k workers; None: not
     placement: str = Placement.COMPACT.value  # which k of `cpus`, a `Placement` value
+    dask_scheduler: str | None = None  # `dask` on this existing cluster, not a LocalCluster
 
 
 def auto_workers(usable_cpus: int) -> list[int]:
@@ -142,10 +143,11 @@ def is_selected(scenario_id: str, patterns: Sequence[str]) -> bool:
 
 
 def expand(kernels: Mapping[str, KernelSpec], options: MatrixOptions, usable_cpus: int,
-           interpreters: Sequence[str]) -> list[Scenario]:
+           interpreters: Sequence[str], cluster_workers: int | None = None) -> list[Scenario]:
     """Every scenario the options ask for under each interpreter (by tag), in a stable order:
     kernel, interpreter, executor, start method, workers. A kernel's serial scenario under each
-    interpreter is always kept, as the baseline of its speedups there."""
+    interpreter is always kept, as the baseline of its speedups there. On an existing Dask
+    cluster (`options.dask_scheduler`) `dask` runs with its `cluster_workers`, and says so."""
     profile = PROFILES[options.profile]
     kernel_names = options.kernels or list(kernels)
     executor_names = list(options.executors or [name for name, executor in EXECUTORS.items()
@@ -167,6 +169,10 @@ def expand(kernels: Mapping[str, KernelSpec], options: MatrixOptions, usable_cpu
             if executor is Serial:  # one worker: strong and weak scaling are the same
                 layouts: list[tuple[str | None, int, int, str]] = [
                     (None, 1, 1, Scaling.STRONG.value)]
+            elif executor is Dask and options.dask_scheduler and cluster_workers:
+                layouts = [(DASK_CLUSTER, cluster_workers,
+                            cluster_workers * options.tasks_per_worker, scaling)
+                           for scaling in scalings]
             else:
                 methods: list[str | None] = (
                     list(start_methods) if executor.uses_processes else [None])

@@ -118,7 +118,7 @@ _MATRIX_LISTS: dict[str, type] = {"kernels": str, "executors": str, "workers": i
                                   "start_methods": str, "scalings": str, "cpus": int}
 # Options added since results format 3, and what a file without them was measured with.
 _MATRIX_ADDED: dict[str, Any] = {"scalings": None, "cpus": None,
-                                 "placement": Placement.COMPACT.value}
+                                 "placement": Placement.COMPACT.value, "dask_scheduler": None}
 
 
 def _matrix_from(data: Any) -> MatrixOptions:
@@ -157,7 +157,9 @@ def _matrix_from(data: Any) -> MatrixOptions:
         raise ResultsFileError("the run's options: 'scalings' names an unknown scaling")
     if data["placement"] not in {policy.value for policy in Placement}:
         raise ResultsFileError("the run's options: 'placement' is not compact or spread")
+    if not isinstance(data["dask_scheduler"], str | None):
+        raise ResultsFileError("the run's options: 'dask_scheduler' is not an address")
     return MatrixOptions(**values, select=tuple(select), profile=str(data["profile"]),
                          pythons=None if pythons is None else tuple(pythons), gil=data["gil"],
-                         placement=str(data["placement"]))
+                         placement=str(data["placement"]), dask_scheduler=data["dask_scheduler"])
 

@@ -32,6 +32,7 @@ import numpy as np
 import pyperf
 
 from mpbench import estimates
+from mpbench.executors import DASK_CLUSTER, DASK_SCHEDULER_VARIABLE
 from mpbench.model import (
     FAILURE_MARKER,
     WARNING_MARKER,
@@ -140,7 +141,8 @@ def run_visit(visit: Visit, settings: RunSettings) -> Outcome:
         log_path = Path(scratch) / "log.txt"
         with log_path.open("w+b") as log:
             command = worker_command(visit, settings, output)
-            environ = settings.timing_python(visit.scenario.interpreter).environ
+            environ = {**settings.timing_python(visit.scenario.interpreter).environ,
+                       **_dask_cluster(visit.scenario, settings.options)}
             with session(command, log, subprocess.STDOUT, environ, Path(scratch)) as running:
                 # A timer, not wait(timeout=...): Popen polls with sleeps of up to 50 ms.
                 timed_out = threading.Event()
@@ -164,6 +166,14 @@ def run_visit(visit: Visit, settings: RunSettings) -> Outcome:
             return Outcome(visit, benchmark, None, wall, warned)
     failure = Failure(visit.scenario, reason, round(wall, 3))
     return Outcome(visit, None, failure, wall)
+
+
+def _dask_cluster(scenario: Scenario, options: StoredOptions) -> dict[str, str]:
+    """Where a dask scenario on an existing cluster finds it (see executors.DASK_CLUSTER)."""
+    address = options.matrix.dask_scheduler
+    if scenario.start_method != DASK_CLUSTER or address is None:
+        return {}
+    return {DASK_SCHEDULER_VARIABLE: address}
 
 
 def _expire(running: Session, timed_out: threading.Event) -> None:

@@ -15,7 +15,7 @@ from typing import Any
 
 from mpbench.environments import ensure
 from mpbench.errors import UsageError
-from mpbench.executors import EXECUTORS
+from mpbench.executors import EXECUTORS, Dask, dask_unavailable
 from mpbench.interpreters import Interpreter, inspect, parse_pythons, running
 from mpbench.kernels import default_benchmarks_dir, discover
 from mpbench.machine import allowed_cpus
@@ -86,7 +86,29 @@ def plan(options: RunOptions, usable_cpus: int,
         parse_cpus(format_cpu_list(matrix.cpus), allowed_cpus())
     if tags is None:
         tags = [interpreter.tag for interpreter in interpreters(matrix)]
-    return expand(kernels, matrix, usable_cpus, tags)
+    return expand(kernels, matrix, usable_cpus, tags, _cluster_workers(matrix))
+
+
+def _cluster_workers(matrix: MatrixOptions) -> int | None:
+    """The worker count of the Dask cluster `--dask-scheduler` names; None without one."""
+    if matrix.dask_scheduler is None:
+        return None
+    if Dask.name not in (matrix.executors or ()):
+        raise UsageError("--dask-scheduler runs the dask executor there: add --executors dask")
+    missing = dask_unavailable()
+    if missing is not None:
+        raise UsageError(f"--dask-scheduler: {missing}")
+    from mpbench.dask_executor import cluster_workers
+
+    try:
+        workers = cluster_workers(matrix.dask_scheduler)
+    except (OSError, TimeoutError, ValueError) as exc:
+        raise UsageError(f"--dask-scheduler: cannot reach a Dask scheduler at "
+                         f"{matrix.dask_scheduler}: {exc}") from None
+    if workers == 0:
+        raise UsageError(f"--dask-scheduler: the cluster at {matrix.dask_scheduler} has no "
+                         "workers")
+    return workers
 
 
 def prepare(options: RunOptions, machine: Machine | None = None,
