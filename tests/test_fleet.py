@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -102,8 +103,8 @@ def cluster(tmp_path: Path) -> Iterator[Cluster]:
 
 
 def _strays() -> list[str]:
-    """Live processes of a fleet's runs anywhere on the machine."""
-    found = []
+    """Live processes of a fleet's runs anywhere on the machine, and their temporary folders."""
+    found = [str(folder) for folder in Path(tempfile.gettempdir()).glob("mpbench-fleet-*")]
     for process in psutil.process_iter(["cmdline", "status"]):
         line = " ".join(process.info["cmdline"] or [])
         if process.info["status"] != psutil.STATUS_ZOMBIE and "mpbench-fleet-" in line:
@@ -122,13 +123,15 @@ def test_a_fleet_run_collects_every_host_s_file_and_reports(cluster: Cluster,
     assert lines[-1].startswith("report of 2 hosts: results/fleet/")
     report = tmp_path / lines[-1].split(": ")[1]
     assert report.name == "report.html" and "alpha" in report.read_text()
-    hosts = json.loads((report.parent / "hosts.json").read_text())
+    manifest = report.with_name("report.hosts.json")
+    assert lines[-2] == f"hosts recorded in {manifest.relative_to(tmp_path)}"
+    hosts = json.loads(manifest.read_text())
     assert [(host["machine"], host["code"], host["reason"]) for host in hosts] == [
         ("alpha", 0, None), ("beta", 0, None)]
     for host in hosts:
-        results = read(tmp_path / host["results"])
+        results = read(Path(host["results"]))
         assert results.machine.name == host["machine"]
-        assert Path(host["results"]).parent == Path("results") / host["machine"]
+        assert Path(host["results"]).parent == tmp_path / "results" / host["machine"]
         assert len(results.benchmarks) == len(results.plan) == 3
         assert {b.get_metadata()["result"] for b in results.benchmarks} == {
             b.get_metadata()["result"] for b in results.benchmarks[:1]}  # all agree
@@ -170,10 +173,10 @@ def test_an_interrupted_fleet_keeps_what_the_hosts_finished(cluster: Cluster,
     out, err = fleet.communicate(timeout=120)
     assert fleet.returncode == 130, out + err
     assert "interrupted: 2 hosts' results collected" in err
-    hosts = json.loads(next((tmp_path / "results" / "fleet").glob("*/hosts.json")).read_text())
+    hosts = json.loads(next((tmp_path / "results" / "fleet").glob("*/*.hosts.json")).read_text())
     assert [host["code"] for host in hosts] == [130, 130]
-    assert all(host["reason"] == f"stopped before the end; `mpbench run --resume "
-               f"{host['results']}` finishes it" for host in hosts)
+    assert {host["reason"] for host in hosts} == {
+        "stopped before the end: its file holds the scenarios it finished"}
     for machine in ("alpha", "beta"):
         [saved] = (tmp_path / "results" / machine).iterdir()
         results = read(saved)
@@ -208,6 +211,13 @@ def test_fleet_refuses_what_it_cannot_do(tmp_path: Path) -> None:
                          capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2
     assert bad.stderr.startswith("error: unknown kernel nope; choose from: ")
+    later = subprocess.run([*FLEET, "--parallel", "tcp://127.0.0.1:9"], cwd=tmp_path,
+                           capture_output=True, text=True, timeout=60)
+    assert (later.returncode, later.stderr) == (
+        2, "error: give the scheduler's address first: mpbench fleet ADDRESS [options]\n")
+    abbreviated = subprocess.run([*FLEET, "tcp://127.0.0.1:9", "--par"], cwd=tmp_path,
+                                 capture_output=True, text=True, timeout=60)
+    assert abbreviated.returncode == 2 and "unrecognized arguments: --par" in abbreviated.stderr
 
 
 @needs_dask

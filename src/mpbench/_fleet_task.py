@@ -23,6 +23,8 @@ from mpbench.runner import bounded_text
 from mpbench.sessions import session
 
 POLL_SECONDS = 0.5
+SAVE_SECONDS = 30.0  # for a stopped run to save what it finished
+STOPPED = 130  # as `mpbench run` exits when it is stopped
 LOG_TAIL = 4000  # characters of the run's output sent back, for a failure's reason
 
 
@@ -33,6 +35,8 @@ def run_here(argv: Sequence[str], kernels: Mapping[str, bytes], machine: str,
     from distributed import Event
 
     stop = Event(stop_event)
+    if _is_set(stop):  # queued when the fleet was interrupted: nothing to start
+        return {"code": STOPPED, "results": None, "log": "", "python": sys.executable}
     with tempfile.TemporaryDirectory(prefix="mpbench-fleet-") as scratch:
         folder = Path(scratch)
         benchmarks = folder / "benchmarks"
@@ -43,12 +47,15 @@ def run_here(argv: Sequence[str], kernels: Mapping[str, bytes], machine: str,
         command = [sys.executable, "-m", "mpbench", "run", *argv, "--benchmarks",
                    str(benchmarks), "--machine", machine, "-o", str(output)]
         with (folder / "log.txt").open("w+b") as log:
-            with session(command, log, subprocess.STDOUT) as running:
-                asked = False
+            # If the worker dies, the guard ends the run and removes this folder.
+            with session(command, log, subprocess.STDOUT, scratch=folder) as running:
+                asked: float | None = None
                 while running.process.poll() is None:
-                    if not asked and _is_set(stop):
+                    if asked is None and _is_set(stop):
                         os.kill(running.process.pid, signal.SIGTERM)  # the guard passes it on
-                        asked = True
+                        asked = time.monotonic()
+                    if asked is not None and time.monotonic() - asked > SAVE_SECONDS:
+                        break  # leaving the session ends the run that does not stop
                     time.sleep(POLL_SECONDS)
             text = bounded_text(log)
         return {"code": running.process.returncode,

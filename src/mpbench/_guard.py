@@ -1,4 +1,4 @@
-"""`python -S -P _guard.py LIFELINE_FD SCRATCH -- COMMAND…`: the leader of a child's session.
+"""`python -I -S _guard.py LIFELINE_FD SCRATCH PSUTIL_HOME -- COMMAND…`: a child's session leader.
 
 `sessions.session` starts every child of a run (a visit's timing process, the per-round probe,
 an installer) under a guard, which makes sure nothing the child starts outlives it:
@@ -13,8 +13,10 @@ an installer) under a guard, which makes sure nothing the child starts outlives 
   gone, removes the SCRATCH folder it left (`-` for none).
 
 It then ends the way its child did, with the same exit code or signal, so the orchestrator
-reads the child's fate from the guard's. It starts with every visit, so it starts fast: without
-the site packages (psutil is found only when there is something to kill) and without mpbench.
+reads the child's fate from the guard's. It starts with every visit, so it starts fast: isolated
+from the environment meant for the child (PYTHON_GIL=0 would stop a GIL build), without the site
+packages and mpbench; psutil, from where the orchestrator found it, only when something is left
+to kill.
 """
 
 from __future__ import annotations
@@ -35,6 +37,8 @@ if TYPE_CHECKING:
     import psutil
 
 PR_SET_CHILD_SUBREAPER = 36  # from <linux/prctl.h>
+USAGE = "_guard.py LIFELINE_FD SCRATCH PSUTIL_HOME -- COMMAND…"
+PSUTIL_HOME = ""  # the folder psutil is imported from, as the orchestrator found it
 KILL_PASSES = 10  # a descendant may fork while being killed: look again, a few times
 REAP_SECONDS = 5.0
 
@@ -53,10 +57,8 @@ def kill_descendants() -> None:
     if not _has_children():
         return  # the usual case, found without importing psutil: the guard starts fast
     with _psutil_found:
-        if "psutil" not in sys.modules:
-            import site
-
-            site.main()  # started with -S, for speed: find psutil only now
+        if PSUTIL_HOME not in sys.path:
+            sys.path.append(PSUTIL_HOME)  # started with -I, for speed: find psutil only now
     import psutil
 
     for _ in range(KILL_PASSES):
@@ -115,9 +117,10 @@ def end_like(returncode: int) -> None:
 
 
 def main(argv: list[str]) -> None:
-    lifeline, scratch, separator, *command = argv
+    global PSUTIL_HOME
+    lifeline, scratch, PSUTIL_HOME, separator, *command = argv
     if separator != "--" or not command:
-        sys.exit("usage: python -S -P _guard.py LIFELINE_FD SCRATCH -- COMMAND…")
+        sys.exit(f"usage: python -I -S {USAGE}")
     orchestrator = os.getppid()
     become_subreaper()
     child = subprocess.Popen(command)

@@ -32,7 +32,7 @@ from mpbench import estimates
 from mpbench.estimates import WIDE
 from mpbench.frame import SLOWED
 from mpbench.kernels import expected_result
-from mpbench.model import Scaling
+from mpbench.model import DASK_CLUSTER, Scaling
 
 SCENARIO_KEYS = ["file", "machine", "python", "interpreter", "scenario", "kernel", "executor",
                  "start_method", "scaling", "workers", "usable_cpus"]
@@ -116,8 +116,9 @@ def summarize(frame: pd.DataFrame) -> pd.DataFrame:
     # More workers than CPUs, whether the machine has too few or the timing process was
     # granted too few (pyperf pins workers to isolated CPUs; pool children inherit that).
     summary["cpus_granted"] = grouped["cpus_granted"].min().to_numpy(dtype=np.int64)
-    summary["oversubscribed"] = summary["workers"] > np.minimum(summary["usable_cpus"],
-                                                                summary["cpus_granted"])
+    summary["oversubscribed"] = ((summary["workers"] > np.minimum(
+        summary["usable_cpus"], summary["cpus_granted"]))
+        & (summary["start_method"].fillna("") != DASK_CLUSTER)).to_numpy(dtype=bool)
     summary["contended"] = grouped["contended"].any().to_numpy(dtype=bool)
     summary["reference_ms"] = grouped["reference_ms"].median().to_numpy(dtype=float)
     usual = summary.groupby("file")["reference_ms"].transform("median")

@@ -248,7 +248,8 @@ def build_parser() -> argparse.ArgumentParser:
                          help="history.html (one self-contained page) or history.png")
 
     fleet = commands.add_parser(
-        "fleet", parents=[matrix, timing], help="run on every machine of a Dask cluster",
+        "fleet", parents=[matrix, timing], allow_abbrev=False,  # options go on as typed
+        help="run on every machine of a Dask cluster",
         description="Run the same `mpbench run` on each host of a Dask cluster (one Dask task "
                     "per host, with that worker's Python), collect every results file into "
                     "results/<machine>/ here, and write a report comparing them.")
@@ -545,25 +546,34 @@ def _fleet(args: argparse.Namespace, console: Console) -> int:
     output = args.report or RESULTS_DIR / "fleet" / _utc_stamp() / "report.html"
     if output.suffix not in (".html", ".md"):
         raise UsageError(f"--report {output}: a report is .html or .md")
+    if args.argv[1:2] != [args.address]:
+        raise UsageError("give the scheduler's address first: mpbench fleet ADDRESS [options]")
     kernels = discover(args.benchmarks or default_benchmarks_dir())
-    _given_options(args, list(kernels), usable_cpus())  # bad options fail here, not per host
+    # Names are checked here; counts, CPUs and start methods by each host, against its own.
+    for text, valid, what in ((args.kernels, kernels, "kernel"),
+                              (args.executors, EXECUTORS, "executor")):
+        if text is not None:
+            parse_names(text, valid, what)
     benchmarks = Path(next(iter(kernels.values())).source_file).parent
     stopped_by = None
     # As for `run`: SIGTERM and SIGHUP stop the fleet the way Ctrl-C does, and every host
     # that was running saves what it finished and sends it back.
     previous = {signum: signal.signal(signum, _raise_stopped) for signum in STOPPED_BY}
+    view = FleetView(console)
     try:
-        with FleetView(console) as view:
-            run_fleet(args.address, _run_argv(args.argv[1:], args.address), benchmarks,
+        with view:
+            run_fleet(args.address, _run_argv(args.argv[2:]), benchmarks,
                       per_worker=args.per_worker, parallel=args.parallel, observer=view)
     except KeyboardInterrupt as stop:
         stopped_by = STOPPED_BY.get(stop.signum, 130) if isinstance(stop, Stopped) else 130
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
-    results = view.finished
-    saved = [result.path for result in results if result.path is not None]
-    write_atomically(output.with_name("hosts.json"), fleet_manifest(results).encode())
+        if view.finished:  # what came back is recorded, whatever ended the fleet
+            manifest = write_atomically(output.with_name(f"{output.stem}.hosts.json"),
+                                        fleet_manifest(view.finished).encode(), replace=False)
+            console.print(f"hosts recorded in {manifest}", markup=False)
+    saved = [result.path for result in view.finished if result.path is not None]
     if saved:
         written = report.write(report.build(read_many(saved)), output)
         console.print(f"report of {len(saved)} host{'' if len(saved) == 1 else 's'}: "
@@ -571,20 +581,19 @@ def _fleet(args: argparse.Namespace, console: Console) -> int:
     if stopped_by is not None:
         print(f"interrupted: {len(saved)} hosts' results collected", file=sys.stderr)
         return stopped_by
-    return 0 if all(result.reason is None and result.code == 0 for result in results) else 1
+    return 0 if all(result.reason is None and result.code == 0
+                    for result in view.finished) else 1
 
 
-def _run_argv(tokens: Sequence[str], address: str) -> list[str]:
-    """The options typed after `fleet`, without the address and the fleet's own."""
-    kept, skip, dropped_address = [], False, False
+def _run_argv(tokens: Sequence[str]) -> list[str]:
+    """The options typed after `fleet ADDRESS`, without the fleet's own."""
+    kept, skip = [], False
     for token in tokens:
         name = token.partition("=")[0]
         if skip:
             skip = False
         elif name in _FLEET_OWN:
             skip = _FLEET_OWN[name] and "=" not in token
-        elif token == address and not dropped_address:
-            dropped_address = True
         else:
             kept.append(token)
     return kept

@@ -21,6 +21,7 @@ from typing import Any
 
 import dask
 import distributed
+from distributed.diagnostics.plugin import SchedulerUploadFile, UploadFile
 
 from mpbench.executors import POLL_SECONDS, Task, WorkerDiedError, _call
 from mpbench.model import describe_exit
@@ -72,13 +73,26 @@ class RemoteDask:
     stop. They may not have this machine's files: the kernel's file is sent to them (and to
     the scheduler, which unpickles the tasks) with `Client.upload_file` before its first task."""
 
-    def __init__(self, address: str) -> None:
+    def __init__(self, address: str, workers: int) -> None:
         self.client = distributed.Client(address, timeout=CONNECT_TIMEOUT_SECONDS)
+        # The scenario was planned for the cluster as it was: timed on another, it would mix
+        # two clusters' figures in one scenario.
+        slots = self.client.nthreads()
+        if len(slots) != workers or any(threads != 1 for threads in slots.values()):
+            self.client.close(timeout=CLOSE_TIMEOUT_SECONDS)
+            raise RuntimeError(f"the cluster at {address} has {len(slots)} workers with "
+                                  f"{sorted(set(slots.values()))} threads each, not the "
+                                  f"{workers} one-thread workers this scenario was planned "
+                                  "for")
         self.uploaded: set[str] = set()
 
     def run(self, tasks: Sequence[Task]) -> list[int]:
         for module in {task.func.__module__ for task in tasks} - self.uploaded:
-            self.client.upload_file(sys.modules[module].__file__)
+            # One plugin per kernel file, replaced at every visit rather than added again:
+            # upload_file names its plugins anew each time, and the cluster keeps them all.
+            path, name = str(sys.modules[module].__file__), f"mpbench-kernel-{module}"
+            self.client.register_plugin(SchedulerUploadFile(path), name=name)
+            self.client.register_plugin(UploadFile(path), name=name)
             self.uploaded.add(module)
         return run_tasks(self.client, tasks)
 
@@ -87,9 +101,10 @@ class RemoteDask:
 
 
 def cluster_workers(address: str) -> int:
-    """How many workers the cluster at `address` has now."""
+    """How many workers the cluster at `address` has now (all of them: `scheduler_info`
+    lists only a few in some releases)."""
     with distributed.Client(address, timeout=CONNECT_TIMEOUT_SECONDS) as client:
-        return len(client.scheduler_info()["workers"])
+        return len(client.nthreads())
 
 
 def run_tasks(client: distributed.Client, tasks: Sequence[Task],

@@ -31,7 +31,7 @@ from typing import Any, ClassVar, Self
 
 from mpbench import _tasks
 from mpbench.kernels import RESULT_MODULUS
-from mpbench.model import FAILURE_MARKER, KernelFunc, describe_exit
+from mpbench.model import DASK_CLUSTER, FAILURE_MARKER, KernelFunc, describe_exit
 
 POLL_SECONDS = 0.05  # how often a waiting parent checks that its workers are alive
 
@@ -467,7 +467,8 @@ class Dask(Executor):
 
     def open(self) -> None:
         # On an existing cluster (`--dask-scheduler`) the run says where it is.
-        self._cluster = (self._backend.RemoteDask(os.environ[DASK_SCHEDULER_VARIABLE])
+        self._cluster = (self._backend.RemoteDask(os.environ[DASK_SCHEDULER_VARIABLE],
+                                                  self.workers)
                          if self.start_method == DASK_CLUSTER
                          else self._backend.LocalDask(self.workers))
 
@@ -482,10 +483,8 @@ class Dask(Executor):
 
 
 DASK_INSTALL = "pip install 'mpbench[dask]'"
-# The `start_method` of a dask scenario on an existing cluster (`--dask-scheduler`), whose
-# workers were started by whoever started the cluster; its address reaches the timing process
-# in this variable.
-DASK_CLUSTER = "cluster"
+# A dask scenario on an existing cluster (`--dask-scheduler`) has the start method
+# model.DASK_CLUSTER; the cluster's address reaches the timing process in this variable.
 DASK_SCHEDULER_VARIABLE = "MPBENCH_DASK_SCHEDULER"
 
 

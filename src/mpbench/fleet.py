@@ -11,6 +11,7 @@ cluster is recorded with its reason, and the others go on.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import re
 import secrets
@@ -20,12 +21,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 from mpbench.errors import MpbenchError, UsageError
 from mpbench.storage import RESULTS_DIR, read, write_atomically
 
 CONNECT_SECONDS = 10.0
-WAIT_SECONDS = 1.0  # how often a pending host's worker is checked to be still there
+WAIT_SECONDS = 1.0  # how often the running hosts' workers are checked to be still there
 STOP_GRACE_SECONDS = 60.0  # for interrupted hosts to save and send back what they finished
 STOPPED_CODES = (129, 130)  # how `mpbench run` exits when it is stopped, having saved
 
@@ -75,11 +77,11 @@ def machine_name_of(text: str) -> str:
 
 def run_fleet(address: str, run_argv: Sequence[str], benchmarks: Path, *, per_worker: bool,
               parallel: bool, observer: FleetObserver,
-              results_dir: Path = RESULTS_DIR) -> list[HostResult]:
+              results_dir: Path = RESULTS_DIR) -> None:
     """Run `mpbench run RUN_ARGV` with the kernels of `benchmarks` on every host of the
-    cluster at `address`, saving each host's file as it arrives."""
+    cluster at `address`, saving each host's file as it arrives and telling `observer`."""
     try:
-        from distributed import Client, Event
+        import distributed
     except ImportError:
         raise UsageError("fleet needs Dask's distributed: pip install 'mpbench[dask]'") from None
     from mpbench._fleet_task import run_here
@@ -88,87 +90,112 @@ def run_fleet(address: str, run_argv: Sequence[str], benchmarks: Path, *, per_wo
     if not kernels:
         raise UsageError(f"{benchmarks} holds no bm_*.py kernel file to run on the fleet")
     try:
-        client = Client(address, timeout=CONNECT_SECONDS)
+        client = distributed.Client(address, timeout=CONNECT_SECONDS)
     except (OSError, TimeoutError, ValueError) as exc:
         raise UsageError(f"cannot reach a Dask scheduler at {address}: {exc}") from None
     with client:
-        hosts = find_hosts(client.scheduler_info()["workers"], per_worker)
+        hosts = find_hosts(_workers(client), per_worker)
         if not hosts:
             raise UsageError(f"the Dask scheduler at {address} has no workers")
         if len({host.name for host in hosts}) != len(hosts):
-            raise UsageError("two workers have the same name; name them apart, or drop "
-                             "--per-worker")
+            raise UsageError("two workers share a name; give each its own --name")
         token = secrets.token_hex(4)
-        stop = Event(f"mpbench-fleet-stop-{token}", client=client)
-
-        def submit(host: Host) -> Any:
-            observer.host_started(host)
-            return client.submit(run_here, list(run_argv), kernels, host.name, stop.name,
-                                 workers=[host.worker], allow_other_workers=False, pure=False,
-                                 key=f"mpbench-fleet-{host.name}-{token}")
-
-        results: list[HostResult] = []
-        pending: dict[Host, tuple[Any, float]] = {}
+        stop = distributed.Event(f"mpbench-fleet-stop-{token}", client=client)
+        queue = list(hosts)
+        pending: dict[Any, tuple[Host, float]] = {}  # future → its host, when it started
         try:
-            queue = list(hosts)
             while queue or pending:
                 while queue and (parallel or not pending):
                     host = queue.pop(0)
-                    pending[host] = (submit(host), time.monotonic())
-                for host, (future, since) in list(pending.items()):
-                    result = _collected(client, host, future, since, results_dir)
-                    if result is not None:
-                        del pending[host]
-                        results.append(result)
-                        observer.host_finished(result)
-                time.sleep(0.1 if pending else 0)
+                    observer.host_started(host)
+                    future = client.submit(
+                        run_here, list(run_argv), kernels, host.name, stop.name,
+                        workers=[host.worker], allow_other_workers=False, pure=False,
+                        key=f"mpbench-fleet-{host.name}-{token}")
+                    pending[future] = (host, time.monotonic())
+                _collect(client, pending, observer, results_dir, WAIT_SECONDS)
         except KeyboardInterrupt:
-            stop.set()  # every host saves what it finished and sends it back
+            stop.set()  # every running host saves what it finished and sends it back
+            for host in queue:
+                observer.host_finished(HostResult(host, None, "not started: the fleet was "
+                                                  "interrupted", None, 0.0))
             deadline = time.monotonic() + STOP_GRACE_SECONDS
             while pending and time.monotonic() < deadline:
-                for host, (future, since) in list(pending.items()):
-                    result = _collected(client, host, future, since, results_dir)
-                    if result is not None:
-                        del pending[host]
-                        results.append(result)
-                        observer.host_finished(result)
-                time.sleep(0.2)
+                _collect(client, pending, observer, results_dir, WAIT_SECONDS)
+            for future, (host, since) in pending.items():
+                future.cancel()
+                observer.host_finished(HostResult(
+                    host, None, f"no answer within {STOP_GRACE_SECONDS:g} s of the interrupt",
+                    None, time.monotonic() - since))
             raise
-    return results
+        except OSError as exc:  # the scheduler went away (distributed's CommClosedError)
+            raise MpbenchError(f"lost the Dask scheduler at {address}: {exc}") from None
+        finally:
+            with contextlib.suppress(Exception):  # no host goes on running for nobody
+                stop.set()
 
 
-def _collected(client: Any, host: Host, future: Any, since: float, results_dir: Path
-               ) -> HostResult | None:
-    """The host's result once its task is over (or its worker gone); None while it runs."""
+
+def _workers(client: Any) -> dict[str, dict[str, str]]:
+    """Every worker's address → its host and name (`scheduler_info` lists only a few in some
+    releases; `nthreads` and `run` reach them all)."""
+    names = client.run(_worker_name)
+    return {address: {"host": urlsplit(address).hostname or address,
+                      "name": str(names.get(address, address))}
+            for address in client.nthreads()}
+
+
+def _worker_name(dask_worker: Any) -> str:
+    return str(dask_worker.name)
+
+
+def _collect(client: Any, pending: dict[Any, tuple[Host, float]], observer: FleetObserver,
+             results_dir: Path, wait: float) -> None:
+    """Wait up to `wait` seconds for a host to finish; tell and forget every host that did,
+    or whose worker left the cluster."""
+    from distributed import wait as wait_for
+
+    try:
+        done, _ = wait_for(list(pending), timeout=wait, return_when="FIRST_COMPLETED")
+    except TimeoutError:
+        done = set()
+    alive = set(client.nthreads())
+    for future, (host, since) in list(pending.items()):
+        if future in done:
+            result = _result(host, future, since, results_dir)
+        elif host.worker not in alive:
+            future.cancel()
+            result = HostResult(host, None, f"its worker {host.worker} left the cluster", None,
+                                time.monotonic() - since)
+        else:
+            continue
+        del pending[future]
+        observer.host_finished(result)
+
+
+def _result(host: Host, future: Any, since: float, results_dir: Path) -> HostResult:
+    """What a finished host task gave: its saved file, or why there is none."""
     seconds = time.monotonic() - since
-    if future.status == "pending":
-        if host.worker in client.scheduler_info()["workers"]:
-            return None
-        future.cancel()
-        return HostResult(host, None, f"its worker {host.worker} left the cluster", None,
+    try:
+        outcome = future.result(timeout=CONNECT_SECONDS)
+    except Exception as exc:  # the task raised, was lost, or its result could not be fetched
+        return HostResult(host, None, f"the task failed: {type(exc).__name__}: {exc}", None,
                           seconds)
-    if future.status != "finished":
-        return HostResult(host, None, f"the task failed: {_exception_of(future)}", None, seconds)
-    outcome = future.result()
     code = int(outcome["code"])
     if outcome["results"] is None:
-        return HostResult(host, None, _reason(str(outcome["log"]), code), code, seconds)
+        why = ("stopped before it measured anything" if code in STOPPED_CODES
+               else _reason(str(outcome["log"]), code))
+        return HostResult(host, None, why, code, seconds)
     try:
         path = _save(host, bytes(outcome["results"]), results_dir)
     except MpbenchError as exc:
         return HostResult(host, None, f"its results file is unreadable: {exc}", code, seconds)
-    reason = (None if code in (0, 1) else
-              f"stopped before the end; `mpbench run --resume {path}` finishes it"
-              if code in STOPPED_CODES else _reason(str(outcome["log"]), code))
+    reason: str | None = None  # 1: some scenario failed, as the file says
+    if code in STOPPED_CODES:
+        reason = "stopped before the end: its file holds the scenarios it finished"
+    elif code not in (0, 1):
+        reason = _reason(str(outcome["log"]), code)
     return HostResult(host, path, reason, code, seconds)
-
-
-def _exception_of(future: Any) -> str:
-    try:
-        exception = future.exception(timeout=CONNECT_SECONDS)
-    except Exception as exc:  # the scheduler could not say
-        return type(exc).__name__
-    return f"{type(exception).__name__}: {exception}"
 
 
 def _reason(log: str, code: int) -> str:

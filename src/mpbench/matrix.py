@@ -13,8 +13,8 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from mpbench.errors import UsageError
-from mpbench.executors import DASK_CLUSTER, EXECUTORS, Dask, Serial, default_start_method
-from mpbench.model import KernelSpec, Profile, Scaling, Scenario
+from mpbench.executors import EXECUTORS, Dask, Serial, default_start_method
+from mpbench.model import DASK_CLUSTER, KernelSpec, Profile, Scaling, Scenario
 from mpbench.topology import Placement, format_cpu_list, parse_cpu_list
 
 DEFAULT_TASKS_PER_WORKER = 4

@@ -26,6 +26,9 @@ MAX_SIZE = 2**62
 MAX_SECONDS = 7 * 24 * 3600.0  # a week: the longest time or timeout mpbench takes as real
 FAILURE_MARKER = "mpbench-failure:"  # prefix of the one line a failing worker leaves on stderr
 WARNING_MARKER = "mpbench-warning:"  # prefix of a line a worker that measured leaves on stderr
+# The start method of a dask scenario on an existing cluster, whose workers someone else
+# started, on machines of their own: not this machine's CPUs, so never oversubscribed here.
+DASK_CLUSTER = "cluster"
 # Run metadata of a paired visit: the serial baseline's time before or after each timed value.
 BASELINE_VALUES = "baseline_values"
 BASELINE_FIRST = "baseline_first"  # 1 when the first value's baseline ran first; then it alternates

@@ -32,8 +32,9 @@ import numpy as np
 import pyperf
 
 from mpbench import estimates
-from mpbench.executors import DASK_CLUSTER, DASK_SCHEDULER_VARIABLE
+from mpbench.executors import DASK_SCHEDULER_VARIABLE
 from mpbench.model import (
+    DASK_CLUSTER,
     FAILURE_MARKER,
     WARNING_MARKER,
     Failure,

@@ -18,8 +18,11 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import IO
 
+import psutil
+
 HELD_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 GUARD = Path(__file__).with_name("_guard.py")
+PSUTIL_HOME = str(Path(psutil.__file__).parent.parent)  # the folder that holds psutil
 GUARD_GRACE_SECONDS = 5.0  # for the guard to end its processes before it is killed itself
 
 
@@ -54,11 +57,9 @@ def session(command: list[str], stdout: int | IO[bytes], stderr: int | IO[bytes]
     environment), stopped on leaving, also on an interrupt: nothing it started outlives it.
     If this process dies first, the guard also removes the `scratch` folder."""
     read_end, write_end = os.pipe()
-    # By path, not -m, and without site (-S): the guard starts with every visit, and needs
-    # none of mpbench.
-    # -E: `environ` is for the child (PYTHON_GIL=0 would stop a GIL build of the guard).
-    guard = [sys.executable, "-E", "-S", "-P", str(GUARD), str(read_end),
-             str(scratch) if scratch else "-", "--", *command]
+    # -I -S: isolated from `environ`, meant for the child, and from site (see _guard).
+    guard = [sys.executable, "-I", "-S", str(GUARD), str(read_end),
+             str(scratch) if scratch else "-", PSUTIL_HOME, "--", *command]
     running = None
     try:
         # An interrupt that lands while Popen waits for the exec would leave a child nobody

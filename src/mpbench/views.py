@@ -132,7 +132,7 @@ def fleet_manifest(results: Sequence[HostResult]) -> str:
     """The fleet run's record, as JSON: per host, its worker, file or reason, exit code and
     wall time."""
     return json.dumps([{"machine": result.host.name, "worker": result.host.worker,
-                        "results": None if result.path is None else str(result.path),
+                        "results": None if result.path is None else str(result.path.resolve()),
                         "reason": result.reason, "code": result.code,
                         "seconds": round(result.seconds, 3)} for result in results],
                       indent=2) + "\n"
