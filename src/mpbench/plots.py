@@ -243,11 +243,19 @@ def _colours(labels: object) -> dict[str, str]:
     return {label: PALETTE[index % len(PALETTE)] for index, label in enumerate(unique)}
 
 
+LEGEND_CHAR_INCHES = 0.075  # a character of a "small" legend label, about
+LEGEND_MARKER_INCHES = 0.6  # a legend entry's line, marker and gap
+
+
 def _legend(figure: Figure, axes_list: Sequence[Axes], note: str = "") -> None:
     handles: dict[str, Artist] = {}
     for axes in axes_list:
         for handle, label in zip(*axes.get_legend_handles_labels(), strict=True):
             handles.setdefault(label, handle)
+    # As many columns as fit the figure's width: long labels (`pool_map (fork, weak)`) in
+    # four columns would run off a one-kernel figure.
+    longest = max((len(label) for label in handles), default=1)
+    fitting = int(figure.get_figwidth() // (LEGEND_CHAR_INCHES * longest + LEGEND_MARKER_INCHES))
     figure.legend(list(handles.values()), list(handles), loc="outside lower center",
-                  ncols=min(4, max(len(handles), 1)), fontsize="small",
+                  ncols=max(1, min(4, len(handles), fitting)), fontsize="small",
                   title=note or None, title_fontsize="small")
