@@ -426,15 +426,33 @@ def test_another_patch_release_or_gil_behind_the_same_tag_gates_speedups_only() 
 
 def _with_result(results: Results, value: str, *ids: str) -> Results:
     """`results` with the kernel's recorded result of scenarios `ids` replaced by `value`."""
+    return _with_metadata(results, {"result": value}, *ids)
+
+
+def _with_metadata(results: Results, metadata: dict[str, str], *ids: str) -> Results:
+    """`results` with run metadata of scenarios `ids` (all, when none is named) changed."""
     import pyperf
 
     for index, bench in enumerate(results.benchmarks):
-        if bench.get_name() in ids:
+        if bench.get_name() in ids or not ids:
             results.benchmarks[index] = pyperf.Benchmark([
                 pyperf.Run(run.values, warmups=run.warmups, collect_metadata=False,
-                           metadata={**run.get_metadata(), "result": value})
+                           metadata={**run.get_metadata(), **metadata})
                 for run in bench.get_runs()])
     return results
+
+
+def test_times_on_other_cpus_of_one_machine_are_not_compared() -> None:
+    plan = synthetic.plan(["py_square"], ["pool_map"], [2])
+    base = _with_metadata(synthetic.results(plan, MODEL, seed=57, **QUICK), {"cpus": "0-1"})
+    head = _with_metadata(synthetic.results(plan, MODEL, seed=58, **QUICK), {"cpus": "0"})
+    verdicts = {item.id: (item.verdict, item.reason) for item in compare(base, head).scenarios}
+    assert verdicts["py_square/pool_map/w2/fork@3.11"] == (
+        "not comparable", "run on CPUs 0-1 in BASE, 0 in HEAD")
+    elsewhere = dataclasses.replace(head, machine=dataclasses.replace(
+        head.machine, hostname="other"))
+    across = {item.id: item.reason for item in compare(base, elsewhere).scenarios}
+    assert not across["py_square/pool_map/w2/fork@3.11"].startswith("run on CPUs")
 
 
 def test_a_kernel_wrong_when_split_trips_the_gate_with_both_values() -> None:

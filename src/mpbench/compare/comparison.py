@@ -289,6 +289,10 @@ def _incomparable(base: ScenarioStats, head: ScenarioStats, base_machine: Machin
             min(base.workers, head_machine.usable_cpus))
     if cpus[0] != cpus[1]:
         return f"{base.workers} workers get {cpus[0]} CPUs in BASE, {cpus[1]} in HEAD"
+    # On one machine, other CPUs (one pinned, one not; another --cpus set) are other work.
+    if base_machine.hostname == head_machine.hostname and None not in (base.cpus, head.cpus) \
+            and base.cpus != head.cpus:
+        return f"run on CPUs {base.cpus} in BASE, {head.cpus} in HEAD"
     return ""
 
 

@@ -38,6 +38,7 @@ class ScenarioStats:
     executor: str
     workers: int
     facts: Mapping[str, object]  # the SCENARIO_FACTS that must match; None if not recorded
+    cpus: str | None  # the CPUs its timing processes were allowed (`0-1`), when recorded
     median: float
     time: LogStats  # of log times
     speedup: float  # the paired estimate; NaN without paired baselines (serial scenarios)
@@ -68,13 +69,14 @@ def scenario_stats(frame: pd.DataFrame) -> dict[str, ScenarioStats]:
     busy = np.bincount(codes, weights=frame["contended"].to_numpy(dtype=bool, na_value=False),
                        minlength=groups) > 0
     columns = {name: frame[name].to_numpy(dtype=object)[firsts]
-               for name in ("kernel", "executor", "workers", *SCENARIO_FACTS)}
+               for name in ("kernel", "executor", "workers", "cpus", *SCENARIO_FACTS)}
     rows = [{name: column[index] for name, column in columns.items()} for index in range(groups)]
     return {
         str(sid): ScenarioStats(
             kernel=str(row["kernel"]), executor=str(row["executor"]),
             workers=int(row["workers"]),
             facts={name: None if pd.isna(row[name]) else row[name] for name in SCENARIO_FACTS},
+            cpus=None if pd.isna(row["cpus"]) else str(row["cpus"]),
             median=float(medians[index]), time=times[index],
             speedup=float(np.exp(ratio_medians[index])) if has_pairs[index] else math.nan,
             log_speedup=speedups[index] if has_pairs[index] else None,
