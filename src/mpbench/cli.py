@@ -540,10 +540,10 @@ _FLEET_OWN = {"--per-worker": False, "--parallel": False, "--report": True, "--b
 def _fleet(args: argparse.Namespace, console: Console) -> int:
     from mpbench import report
     from mpbench.fleet import run_fleet
-    from mpbench.storage import RESULTS_DIR, read_many, write_atomically
+    from mpbench.storage import RESULTS_DIR, read_many, utc_stamp, write_atomically
     from mpbench.views import FleetView, fleet_manifest
 
-    output = args.report or RESULTS_DIR / "fleet" / _utc_stamp() / "report.html"
+    output = args.report or RESULTS_DIR / "fleet" / utc_stamp() / "report.html"
     if output.suffix not in (".html", ".md"):
         raise UsageError(f"--report {output}: a report is .html or .md")
     if args.argv[1:2] != [args.address]:
@@ -597,12 +597,6 @@ def _run_argv(tokens: Sequence[str]) -> list[str]:
         else:
             kept.append(token)
     return kept
-
-
-def _utc_stamp() -> str:
-    import datetime as dt
-
-    return dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
 
 
 def _doctor(args: argparse.Namespace, console: Console) -> int:

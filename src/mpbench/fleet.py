@@ -12,7 +12,6 @@ cluster is recorded with its reason, and the others go on.
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import re
 import secrets
 import tempfile
@@ -24,7 +23,7 @@ from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from mpbench.errors import MpbenchError, UsageError
-from mpbench.storage import RESULTS_DIR, read, write_atomically
+from mpbench.storage import RESULTS_DIR, read, utc_stamp, write_atomically
 
 CONNECT_SECONDS = 10.0
 WAIT_SECONDS = 1.0  # how often the running hosts' workers are checked to be still there
@@ -206,8 +205,7 @@ def _reason(log: str, code: int) -> str:
 
 def _save(host: Host, data: bytes, results_dir: Path) -> Path:
     """Check a host's results file and save it as `results/<name>/<UTC time>.json`."""
-    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
-    destination = results_dir / host.name / f"{stamp}.json"
+    destination = results_dir / host.name / f"{utc_stamp()}.json"
     with tempfile.TemporaryDirectory(prefix="mpbench-fleet-") as folder:
         received = Path(folder) / "results.json"
         received.write_bytes(data)

@@ -111,10 +111,14 @@ class Results:
         return unfinished(self.plan, self.visit_counts(), failed, self.options.profile.rounds)
 
 
+def utc_stamp(now: dt.datetime | None = None) -> str:
+    """`20261125T101112Z`: the UTC time that names results files and folders."""
+    return (now or dt.datetime.now(dt.UTC)).strftime("%Y%m%dT%H%M%SZ")
+
+
 def default_path(machine: Machine, now: dt.datetime | None = None) -> Path:
     """`results/<machine>/<UTC timestamp>.json`."""
-    stamp = (now or dt.datetime.now(dt.UTC)).strftime("%Y%m%dT%H%M%SZ")
-    return RESULTS_DIR / machine.name / f"{stamp}.json"
+    return RESULTS_DIR / machine.name / f"{utc_stamp(now)}.json"
 
 
 def to_json(results: Results) -> dict[str, Any]:

@@ -7,6 +7,7 @@ import statistics
 from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
+from typing import Self
 
 import pandas as pd
 from rich.console import Console
@@ -42,7 +43,21 @@ def printable(text: str) -> str:
     return escape(visible(text))
 
 
-class ProgressView:
+class LiveView:
+    """A rich `Progress` drawn while the view is entered, over lines printed above it."""
+
+    progress: Progress
+
+    def __enter__(self) -> Self:
+        self.progress.start()
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 traceback: TracebackType | None) -> None:
+        self.progress.stop()
+
+
+class ProgressView(LiveView):
     """A progress bar over the visits, with the current one and time left; a line per round
     with the machine's state, and one per failure."""
 
@@ -58,14 +73,6 @@ class ProgressView:
         planned = sum(max(0, rounds - counts.get(scenario.id, 0)) for scenario in results.missing())
         self.task = self.progress.add_task("starting", total=planned)
         self.usable_cpus = results.machine.usable_cpus
-
-    def __enter__(self) -> ProgressView:
-        self.progress.start()
-        return self
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 traceback: TracebackType | None) -> None:
-        self.progress.stop()
 
     def round_started(self, record: RoundRecord, precision: bool) -> None:
         if precision:
@@ -91,7 +98,7 @@ class ProgressView:
                                f"[dim]{outcome.wall_seconds:.1f} s[/dim]", soft_wrap=True)
 
 
-class FleetView:
+class FleetView(LiveView):
     """A line per host as it starts and ends, with a spinner for those still running."""
 
     def __init__(self, console: Console) -> None:
@@ -100,14 +107,6 @@ class FleetView:
                                  TimeElapsedColumn(), console=console, transient=True)
         self.tasks: dict[Host, object] = {}
         self.finished: list[HostResult] = []
-
-    def __enter__(self) -> FleetView:
-        self.progress.start()
-        return self
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 traceback: TracebackType | None) -> None:
-        self.progress.stop()
 
     def host_started(self, host: Host) -> None:
         self.tasks[host] = self.progress.add_task(
