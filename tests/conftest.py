@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -12,9 +13,15 @@ FAULTY_BENCHMARKS = Path(__file__).resolve().parent / "faulty_benchmarks"
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # for `import synthetic`
 
+from mpbench.executors import dask_unavailable  # noqa: E402
 from mpbench.interpreters import running  # noqa: E402
 
 TAG = running().tag  # what ends the ids of scenarios run under the interpreter running the tests
+# Dask is an optional extra: its tests skip without it, unless CI forbids it.
+DASK_MISSING = dask_unavailable()
+needs_dask = pytest.mark.skipif(
+    DASK_MISSING is not None and os.environ.get("MPBENCH_REQUIRE_DASK") != "1",
+    reason=f"{DASK_MISSING} (MPBENCH_REQUIRE_DASK=1 forbids skipping)")
 
 
 def ids(*names: str) -> list[str]:

@@ -26,7 +26,6 @@ from mpbench.executors import (
     Task,
     UnsupportedError,
     WorkerDiedError,
-    dask_unavailable,
     split_range,
     trivial_tasks,
 )
@@ -34,13 +33,10 @@ from mpbench.kernels import combine, discover, load_kernel
 from mpbench.runner import failure_reason
 from mpbench.storage import read
 
-from conftest import BENCHMARKS, FAULTY_BENCHMARKS, ids
+from conftest import BENCHMARKS, FAULTY_BENCHMARKS, ids, needs_dask
 from test_cli import run_cli
 from test_faults import live_children
 
-MISSING = dask_unavailable()
-needs_dask = pytest.mark.skipif(MISSING is not None and os.environ.get(
-    "MPBENCH_REQUIRE_DASK") != "1", reason=f"{MISSING} (MPBENCH_REQUIRE_DASK=1 forbids skipping)")
 KERNELS = discover(BENCHMARKS)
 CHECKED = ("py_square", "np_square", "py_count")
 START_SECONDS = 60.0
