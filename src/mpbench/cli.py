@@ -17,8 +17,9 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from rich.console import Console
 
 from mpbench import __version__
+from mpbench.costs.probes import EXECUTORS as COST_EXECUTORS
 from mpbench.errors import MpbenchError, UsageError
-from mpbench.executors import EXECUTORS
+from mpbench.executors import EXECUTORS, default_start_method
 from mpbench.kernels import default_benchmarks_dir, discover
 from mpbench.machine import allowed_cpus, machine_name, usable_cpus
 from mpbench.matrix import (
@@ -264,6 +265,38 @@ def build_parser() -> argparse.ArgumentParser:
                        help="the report comparing the hosts, .html or .md (default: "
                             "results/fleet/<UTC time>/report.html)")
 
+    costs = commands.add_parser(
+        "costs", help="measure what parallelism costs here, and where it pays off",
+        description="Measure what starting executors, handing over tasks, moving data and "
+                    "sharing state cost on this machine, each in its own pyperf subprocess; "
+                    "model where each executor pays off, check the model against a sweep of "
+                    "real tasks, and give advice. With FILE, show a saved costs file.")
+    costs.add_argument("file", nargs="?", type=Path, metavar="FILE",
+                       help="a costs file to show, without measuring")
+    costs.add_argument("--format", choices=["text", "json"], default="text",
+                       help="text (default), or json on stdout for scripts (progress goes to "
+                            "stderr)")
+    measuring = costs.add_argument_group("what to measure (not with FILE)")
+    measuring.add_argument("--profile", metavar="NAME",
+                           help="default (about 90 s on 2 cores) or smoke (about 20 s)")
+    measuring.add_argument("--executors", metavar="LIST",
+                           help="comma-separated, from: " + ", ".join(COST_EXECUTORS))
+    measuring.add_argument("--start-method", metavar="LIST",
+                           help="start-up is measured under each, the rest under the first "
+                                f"(default: all of {', '.join(available_start_methods())}, "
+                                f"the platform's first)")
+    measuring.add_argument("--payload-sizes", metavar="LIST",
+                           help="round-trip payloads, e.g. 100,10KiB,1MiB,64MiB (the default)")
+    measuring.add_argument("--timeout", type=_positive_seconds, metavar="SECONDS",
+                           help="per probe (default: 120)")
+    measuring.add_argument("--seed", type=_seed, metavar="N",
+                           help="of the shuffled order of probes (default: a fresh one)")
+    measuring.add_argument("-o", "--output", type=Path, metavar="PATH",
+                           help="costs file, .json (default: results/<machine>/costs/<UTC "
+                                "time>.json)")
+    measuring.add_argument("--machine", metavar="NAME", type=_machine_name,
+                           help="machine name for the results folder (default: the host name)")
+
     doctor = commands.add_parser(
         "doctor", help="check whether this machine is fit to benchmark right now",
         description="Measure background load and how many cores' worth of work processes "
@@ -282,7 +315,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return {"run": _run, "list": _list, "show": _show, "report": _report,
                 "export": _export, "compare": _compare, "history": _history,
-                "fleet": _fleet, "doctor": _doctor}[args.command](args, console)
+                "fleet": _fleet, "costs": _costs, "doctor": _doctor}[args.command](args, console)
     except MpbenchError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -597,6 +630,79 @@ def _run_argv(tokens: Sequence[str]) -> list[str]:
         else:
             kept.append(token)
     return kept
+
+
+_MEASURING = ("profile", "executors", "start_method", "payload_sizes", "timeout", "seed",
+              "output", "machine")
+
+
+def _costs(args: argparse.Namespace, console: Console) -> int:
+    from mpbench.costs import store
+    from mpbench.costs.figures import summarize
+    from mpbench.costs.render import print_summary, to_json
+
+    if args.file is not None:
+        given = [f"--{name.replace('_', '-')}" for name in _MEASURING
+                 if getattr(args, name) is not None]
+        if given:
+            raise UsageError(f"{' '.join(given)}: FILE shows a saved costs file, which measures "
+                             "nothing; drop FILE to measure")
+        results = store.read(args.file)
+    else:
+        results = _measure_costs(args, Console(stderr=True, highlight=False)
+                                 if args.format == "json" else console)
+        if results is None:
+            return 130
+    summary = summarize(results)
+    if args.format == "json":
+        sys.stdout.write(to_json(summary))
+    else:
+        print_summary(console, summary)
+        if args.file is None:
+            console.print(f"costs saved to {results.path}", markup=False, soft_wrap=True)
+    return 1 if results.failures else 0
+
+
+def _measure_costs(args: argparse.Namespace, console: Console) -> Any:
+    """Measure as the options say, with progress on `console`; None when interrupted."""
+    from mpbench.costs import measure
+    from mpbench.costs.probes import parse_payload_sizes
+    from mpbench.costs.render import CostsView
+    from mpbench.machine import collect as collect_machine
+    from mpbench.views import print_machine
+
+    try:
+        sizes = None if args.payload_sizes is None else parse_payload_sizes(args.payload_sizes)
+    except ValueError as exc:
+        raise UsageError(f"--payload-sizes: {exc}") from None
+    if args.output is not None and not args.output.name.endswith(".json"):
+        raise UsageError(f"--output {args.output}: a costs file name must end in .json")
+    request = measure.CostsRequest(
+        profile=args.profile or "default",
+        executors=None if args.executors is None else tuple(
+            parse_names(args.executors, COST_EXECUTORS, "executor")),
+        start_methods=None if args.start_method is None else tuple(
+            parse_names(args.start_method, available_start_methods(), "start method")),
+        payload_bytes=sizes, timeout=args.timeout or measure.DEFAULT_TIMEOUT, seed=args.seed,
+        output=args.output)
+    machine = collect_machine(args.machine)
+    methods = tuple(available_start_methods())
+    default = default_start_method()
+    results, destination = measure.prepare(
+        request, machine, (default, *(method for method in methods if method != default)))
+    print_machine(console, machine)
+    previous = {signum: signal.signal(signum, _raise_stopped) for signum in STOPPED_BY}
+    try:
+        with CostsView(console, results) as view:
+            measure.measure(results, destination, view)
+    except KeyboardInterrupt:
+        saved = f"what was measured is in {results.path}" if results.path else "nothing saved"
+        print(f"interrupted: {saved}", file=sys.stderr)
+        return None
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    return results
 
 
 def _doctor(args: argparse.Namespace, console: Console) -> int:

@@ -344,9 +344,10 @@ class PoolMap(_Pool):
     """`Pool.map` with one task per chunk."""
 
     name = "pool_map"
+    chunksize: ClassVar[int | None] = 1  # None: Pool's own default
 
     def run(self, tasks: Sequence[Task]) -> list[int]:
-        return list(self._await(self._pool.map_async(_call, tasks, chunksize=1)))
+        return list(self._await(self._pool.map_async(_call, tasks, chunksize=self.chunksize)))
 
 
 class PoolAsync(_Pool):

@@ -135,16 +135,38 @@ def worker_command(visit: Visit, settings: RunSettings, output: Path) -> list[st
 
 def run_visit(visit: Visit, settings: RunSettings) -> Outcome:
     """Time one visit in a subprocess; never raises for a failing scenario."""
+    environ = {**settings.timing_python(visit.scenario.interpreter).environ,
+               **_dask_cluster(visit.scenario, settings.options)}
+    timed = time_in_subprocess(lambda output: worker_command(visit, settings, output), environ,
+                               settings.options.timeout)
+    if timed.benchmark is not None:
+        return Outcome(visit, timed.benchmark, None, timed.wall_seconds, timed.warnings)
+    failure = Failure(visit.scenario, timed.reason, round(timed.wall_seconds, 3))
+    return Outcome(visit, None, failure, timed.wall_seconds)
+
+
+@dataclass(frozen=True)
+class TimedProcess:
+    """What one pyperf timing process left: its benchmark, or why there is none."""
+
+    benchmark: pyperf.Benchmark | None
+    reason: str  # "" when there is a benchmark
+    wall_seconds: float
+    warnings: tuple[str, ...] = ()
+
+
+def time_in_subprocess(command_for: Callable[[Path], list[str]], environ: Mapping[str, str],
+                       timeout: float) -> TimedProcess:
+    """Run the pyperf command `command_for(output)` in a session of its own (see `sessions`),
+    stop it after `timeout` seconds, and read what it wrote to `output`; never raises for a
+    failing process."""
     started = time.monotonic()
-    timeout = settings.options.timeout
     with tempfile.TemporaryDirectory(prefix="mpbench-") as scratch:
         output = Path(scratch) / "benchmark.json"
         log_path = Path(scratch) / "log.txt"
         with log_path.open("w+b") as log:
-            command = worker_command(visit, settings, output)
-            environ = {**settings.timing_python(visit.scenario.interpreter).environ,
-                       **_dask_cluster(visit.scenario, settings.options)}
-            with session(command, log, subprocess.STDOUT, environ, Path(scratch)) as running:
+            with session(command_for(output), log, subprocess.STDOUT, environ,
+                         Path(scratch)) as running:
                 # A timer, not wait(timeout=...): Popen polls with sleeps of up to 50 ms.
                 timed_out = threading.Event()
                 deadline = threading.Timer(timeout, _expire, (running, timed_out))
@@ -156,17 +178,14 @@ def run_visit(visit: Visit, settings: RunSettings) -> Outcome:
             log_text = bounded_text(log)
         wall = time.monotonic() - started
         if timed_out.is_set():
-            reason = f"timed out after {timeout:g} s"
-        elif returncode != 0 or not output.exists():
-            reason = failure_reason(log_text, returncode)
-        else:
-            benchmark = pyperf.Benchmark.load(str(output))
-            warned = warnings(log_text)
-            benchmark.update_metadata({"visit_wall_s": round(wall, 3),
-                                       **({"warning": " / ".join(warned)} if warned else {})})
-            return Outcome(visit, benchmark, None, wall, warned)
-    failure = Failure(visit.scenario, reason, round(wall, 3))
-    return Outcome(visit, None, failure, wall)
+            return TimedProcess(None, f"timed out after {timeout:g} s", wall)
+        if returncode != 0 or not output.exists():
+            return TimedProcess(None, failure_reason(log_text, returncode), wall)
+        benchmark = pyperf.Benchmark.load(str(output))
+        warned = warnings(log_text)
+        benchmark.update_metadata({"visit_wall_s": round(wall, 3),
+                                   **({"warning": " / ".join(warned)} if warned else {})})
+        return TimedProcess(benchmark, "", wall, warned)
 
 
 def _dask_cluster(scenario: Scenario, options: StoredOptions) -> dict[str, str]:
@@ -253,13 +272,12 @@ def precision_misses(results: Results, target: float | None) -> dict[str, float]
     return {sid: width for sid, width in widths.items() if width > target}
 
 
-def machine_state(index: int, visits: int, settings: RunSettings, usable_cpus: int,
-                  probe: bool) -> RoundRecord:
+def machine_state(index: int, visits: int, usable_cpus: int, probe: bool) -> RoundRecord:
     """The round's record: now, and what the probe measured (None where it could not, or was
     not run)."""
     started = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     state: dict[str, object] = {}
-    if settings.probe_machine and probe:
+    if probe:
         command = [sys.executable, "-m", "mpbench._probe", str(usable_cpus),
                    str(PROBE_WINDOW_SECONDS)]
         # A session of its own, like a visit: on a timeout or an interrupt the probe's pool
@@ -342,7 +360,8 @@ def run_rounds(results: Results, settings: RunSettings, path: Path, observer: Ob
         # Rounds for precision can be a few seconds long: probe at most every PROBE_INTERVAL.
         probe = first_rounds or time.monotonic() - last_probe >= PROBE_INTERVAL_SECONDS
         last_probe = time.monotonic() if probe else last_probe
-        record = machine_state(index, len(order), settings, results.machine.usable_cpus, probe)
+        record = machine_state(index, len(order), results.machine.usable_cpus,
+                               settings.probe_machine and probe)
         results.rounds.append(record)
         observer.round_started(record, precision=not first_rounds)
         for scenario in order:

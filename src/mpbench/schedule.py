@@ -10,15 +10,18 @@ from __future__ import annotations
 
 import random
 from collections.abc import Mapping, Sequence
+from typing import TypeVar
 
 from mpbench.executors import Serial
 from mpbench.model import Scenario
 
 SERIAL = Serial.name
+Visited = TypeVar("Visited")
 
 
-def shuffled(scenarios: Sequence[Scenario], seed: int, round_index: int) -> list[Scenario]:
-    """`scenarios` in the order round `round_index` of a run seeded `seed` visits them."""
+def shuffled(scenarios: Sequence[Visited], seed: int, round_index: int) -> list[Visited]:
+    """`scenarios` (or cost probes) in the order round `round_index` of a run seeded `seed`
+    visits them."""
     order = list(scenarios)
     random.Random(f"mpbench/{seed}/{round_index}").shuffle(order)
     return order

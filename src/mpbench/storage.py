@@ -56,6 +56,7 @@ MIN_BYTES_PER_CONTAINER = 10
 FORMAT_VERSION = 4
 READABLE_FORMATS = (3, 4)
 SECTION = "mpbench"
+COSTS_KIND = "costs"  # the section's `kind` in a file of `mpbench costs` (see costs.store)
 RESULTS_DIR = Path("results")
 
 
@@ -184,7 +185,7 @@ def _candidates(path: Path) -> list[Path]:
 
 def read(path: Path) -> Results:
     """Load a results file, or raise ResultsFileError saying what is wrong with it."""
-    data = _read_json(path)
+    data = read_json(path)
     if not isinstance(data, dict) or "benchmarks" not in data or "version" not in data:
         raise ResultsFileError(f"{path} is JSON but not a pyperf results file")
     section = data.get(SECTION)
@@ -192,6 +193,9 @@ def read(path: Path) -> Results:
         raise ResultsFileError(
             f"{path} is a pyperf file without mpbench metadata; make it with `mpbench run`"
         )
+    if section.get("kind") == COSTS_KIND:
+        raise ResultsFileError(f"{path} is a costs file from `mpbench costs`, not a run: "
+                               f"`mpbench costs {path}` shows it, `mpbench report` reports it")
     stored_format = section.get("format")
     if type(stored_format) is not int or stored_format not in READABLE_FORMATS:
         raise ResultsFileError(
@@ -273,7 +277,7 @@ def read_many(paths: Sequence[Path]) -> list[Results]:
     return [read(path) for path in paths]
 
 
-def _read_json(path: Path) -> Any:
+def read_json(path: Path) -> Any:
     if path.is_dir():
         raise ResultsFileError(f"{path} is a folder; give one of the results files in it")
     try:
@@ -307,6 +311,16 @@ def _read_json(path: Path) -> Any:
                                "file") from None
     except OSError as exc:
         raise ResultsFileError(f"{path} cannot be read: {exc.strerror or exc}") from None
+
+
+def is_costs_file(path: Path) -> bool:
+    """Whether `path` is a costs file rather than a run's results (either may be damaged)."""
+    try:
+        data = read_json(path)
+    except ResultsFileError:
+        return False
+    return isinstance(data, dict) and isinstance(data.get(SECTION), dict) and \
+        data[SECTION].get("kind") == COSTS_KIND
 
 
 def _open(path: Path) -> BinaryIO:

@@ -1,0 +1,11 @@
+"""`mpbench costs`: what parallelism costs on this machine, a model built from those costs, and
+advice from the model, checked against a sweep of real tasks.
+
+    probes ──plan──► [CostProbe] ──measure (one pyperf process each)──► costs file
+    costs file ──figures──► per-operation costs ──model──► break-even, chunk size, workers
+                                                          ──advice──► sentences
+
+`probes` names what is measured, `_worker` measures one probe, `measure` runs them in rounds,
+`store` reads and writes the file, `model` is the arithmetic, `figures` and `advice` turn a file
+into numbers and sentences, and `render` prints them.
+"""

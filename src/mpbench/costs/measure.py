@@ -1,0 +1,121 @@
+"""Running a costs plan: rounds of probes in a shuffled order, each probe one pyperf timing
+process in a session of its own (as `run` visits scenarios), the file saved after each."""
+
+from __future__ import annotations
+
+import secrets
+import statistics
+import sys
+import time
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import Protocol
+
+from mpbench.costs.probes import (
+    EXECUTORS,
+    PROFILES,
+    CostProbe,
+    plan,
+)
+from mpbench.costs.spin import spin
+from mpbench.costs.store import CostFailure, CostOptions, CostResults, default_path, save
+from mpbench.errors import UsageError
+from mpbench.interpreters import running
+from mpbench.model import Machine, RoundRecord
+from mpbench.runner import machine_state, time_in_subprocess
+from mpbench.schedule import shuffled
+
+DEFAULT_TIMEOUT = 120.0  # seconds per probe: the slowest, 64 MiB round trips, take a few
+CALIBRATION_TURNS = 200_000
+
+
+@dataclass(frozen=True)
+class CostsRequest:
+    """What `mpbench costs` is asked to measure; None: the default."""
+
+    profile: str = "default"
+    executors: tuple[str, ...] | None = None
+    start_methods: tuple[str, ...] | None = None
+    payload_bytes: tuple[int, ...] | None = None
+    timeout: float = DEFAULT_TIMEOUT
+    seed: int | None = None
+    output: Path | None = None
+
+
+class CostsObserver(Protocol):
+    """Told about progress; the CLI draws it."""
+
+    def round_started(self, record: RoundRecord) -> None: ...
+
+    def probe_started(self, probe: CostProbe) -> None: ...
+
+    def probe_finished(self, probe: CostProbe, failure: str | None, path: Path) -> None: ...
+
+
+def spin_per_second() -> float:
+    """Turns of the spin kernel per second in this process now: where the sweep's task
+    lengths are aimed (each point's real length is measured with it)."""
+    times = []
+    for _ in range(5):
+        started = time.perf_counter()
+        spin(0, CALIBRATION_TURNS)
+        times.append(time.perf_counter() - started)
+    return CALIBRATION_TURNS / statistics.median(times)
+
+
+def prepare(request: CostsRequest, machine: Machine, start_methods: tuple[str, ...]
+            ) -> tuple[CostResults, Path]:
+    """The plan and the file it goes to, before anything is measured."""
+    if request.profile not in PROFILES:
+        raise UsageError(f"unknown costs profile {request.profile!r}; choose from: "
+                         f"{', '.join(PROFILES)}")
+    profile = PROFILES[request.profile]
+    options = CostOptions(
+        profile=profile.name, executors=request.executors or tuple(EXECUTORS),
+        start_methods=request.start_methods or start_methods,
+        payload_bytes=request.payload_bytes or profile.payload_bytes,
+        timeout=request.timeout, seed=secrets.randbelow(2**63) if request.seed is None
+        else request.seed, spin_per_second=round(spin_per_second(), 1))
+    probes = plan(profile, machine.usable_cpus, options.executors, options.start_methods,
+                  options.payload_bytes, options.spin_per_second)
+    results = CostResults(machine=machine, interpreter=running(), options=options, plan=probes)
+    return results, request.output or default_path(machine)
+
+
+def worker_command(probe: CostProbe, round_index: int, options: CostOptions, output: Path
+                   ) -> list[str]:
+    profile = options.cost_profile
+    return [sys.executable, "-m", "mpbench.costs._worker", "--worker",
+            "--probe", probe.to_json(), "--round", str(round_index), "--hook", "mpbench",
+            "--loops", "1", "--warmups", str(profile.warmups), "--values", str(profile.values),
+            "--quiet", "--output", str(output)]
+
+
+def measure(results: CostResults, destination: Path, observer: CostsObserver,
+            probe_machine: bool = True) -> CostResults:
+    """Every round of the plan, saving after each probe; on KeyboardInterrupt, everything
+    finished is already saved."""
+    options = results.options
+    machine_metadata = results.machine.to_metadata()
+    for index in range(len(results.rounds), options.cost_profile.rounds):
+        failed = {failure.probe.id for failure in results.failures}
+        todo = [probe for probe in results.plan
+                if probe.id not in failed and results.visits(probe.id) <= index]
+        order = shuffled(todo, options.seed, index)
+        record = machine_state(index, len(order), results.machine.usable_cpus, probe_machine)
+        results.rounds.append(record)
+        observer.round_started(record)
+        for probe in order:
+            observer.probe_started(probe)
+            timed = time_in_subprocess(partial(worker_command, probe, index, options), {},
+                                       options.timeout)
+            if timed.benchmark is not None:
+                timed.benchmark.update_metadata(machine_metadata)
+                results.add_visit(timed.benchmark)
+            else:
+                results.fail(CostFailure(probe, timed.reason))
+            results.path = save(results, results.path or destination,
+                                replace=results.path is not None)
+            observer.probe_finished(probe, timed.reason or None, results.path)
+    return results
