@@ -17,6 +17,8 @@ import numpy as np
 import pandas as pd
 import pyperf
 
+from mpbench.costs.probes import CostProbe
+from mpbench.costs.store import CostResults
 from mpbench.interpreters import Interpreter
 from mpbench.matrix import MatrixOptions
 from mpbench.model import (
@@ -217,3 +219,98 @@ def history(directory: Path, runs: int, model_at: Callable[[int], Model],
                          values=5, date=date.strftime("%Y-%m-%d %H:%M:%S"))
         paths.append(write(result, directory / f"{commit[:12]}.json"))
     return paths
+
+
+# The true costs of a synthetic costs file: seconds per operation by (measure, pattern), and
+# the cores the sweep's work gets; the sweep follows the cost model exactly, so its break-even
+# is known.
+TRUE_COSTS = {("startup", "pool"): 0.006, ("startup", "process_pool"): 0.008,
+              ("startup", "thread_pool"): 0.0002, ("dispatch", "pool_map"): 40e-6,
+              ("dispatch", "pool_map_chunked"): 4e-6, ("dispatch", "pool_async"): 50e-6,
+              ("dispatch", "process_pool"): 150e-6, ("dispatch", "thread_pool"): 12e-6,
+              ("dispatch", "threads"): 80e-6, ("dispatch", "process"): 0.002,
+              ("shared", "value_lock"): 0.6e-6, ("shared", "manager_list"): 30e-6,
+              ("shared", "manager_dict"): 35e-6, ("shared", "queue"): 8e-6}
+SPAWN_FACTOR = 10.0  # start-up and per-call processes under spawn or forkserver
+TRUE_CORES = 1.8
+ROUND_TRIP_LATENCY = 80e-6
+ROUND_TRIP_BYTES_PER_SECOND = 500e6
+
+
+def true_cost(probe: CostProbe) -> float:
+    """What one operation of `probe` truly costs in the synthetic costs file."""
+    if probe.measure == "round_trip":
+        return ROUND_TRIP_LATENCY + probe.payload_bytes / ROUND_TRIP_BYTES_PER_SECOND
+    seconds = TRUE_COSTS[(probe.measure, probe.pattern)]
+    if probe.start_method in ("spawn", "forkserver") and probe.measure in ("startup",
+                                                                           "dispatch"):
+        seconds *= SPAWN_FACTOR
+    return seconds * (probe.workers if probe.measure == "startup" else 1)
+
+
+def true_sweep(probe: CostProbe) -> tuple[float, float]:
+    """(serial map, executor map) seconds of a sweep probe, as the cost model has them."""
+    from mpbench.costs.model import ExecutorCosts
+
+    tasks, task_s = probe.operations, probe.task_seconds
+    dispatch = TRUE_COSTS[("dispatch", probe.pattern)]
+    costs = (ExecutorCosts(probe.workers * dispatch, 0, 0, 1.0) if probe.pattern == "threads"
+             else ExecutorCosts(0, dispatch, 0, TRUE_CORES))
+    return tasks * task_s, costs.map_seconds(tasks, task_s)
+
+
+def costs_results(seed: int = 5, noise: float = 0.02, the_machine: Machine | None = None,
+                  failures: Sequence[str] = ()) -> CostResults:
+    """A costs file of the default plan on a 2-CPU GIL machine, timed as `true_cost` and
+    `true_sweep` say with seeded lognormal noise; probes whose id is in `failures` failed."""
+    from mpbench.costs.probes import EXECUTORS, PROFILES
+    from mpbench.costs.probes import plan as cost_plan
+    from mpbench.costs.store import CostFailure, CostOptions
+
+    rng = random.Random(seed)
+    the_machine = the_machine or machine("golden-costs")
+    profile = PROFILES["default"]
+    options = CostOptions(profile.name, tuple(EXECUTORS), ("fork", "spawn", "forkserver"),
+                          profile.payload_bytes, 120.0, seed, 2e7)
+    probes = cost_plan(profile, the_machine.usable_cpus, options.executors,
+                       options.start_methods, options.payload_bytes, options.spin_per_second)
+    benchmarks = []
+    for probe in probes:
+        if probe.id in failures:
+            continue
+        runs = []
+        for visit in range(profile.rounds):
+            metadata: dict[str, object] = {
+                **probe.to_metadata(), "name": probe.id, "unit": "second", "loops": 1,
+                "cpus_granted": the_machine.usable_cpus, "free_threaded": "no",
+                "gil_enabled": "yes", "date": f"2026-11-01 12:0{visit}:00", "round": visit,
+                "inner_loops": probe.operations}
+            if probe.measure == "sweep":
+                serial, parallel = true_sweep(probe)
+                samples = [parallel * rng.lognormvariate(0, noise) for _ in range(3)]
+                metadata[BASELINE_VALUES] = encode_series(
+                    [serial * rng.lognormvariate(0, noise) for _ in range(3)])
+                metadata[BASELINE_FIRST] = 1
+                del metadata["inner_loops"]
+            else:
+                samples = [true_cost(probe) * rng.lognormvariate(0, noise) for _ in range(3)]
+            runs.append(pyperf.Run(samples, metadata=metadata, collect_metadata=False))
+        benchmarks.append(pyperf.Benchmark(runs))
+    for bench in benchmarks:
+        bench.update_metadata(the_machine.to_metadata())
+    rounds = [RoundRecord(index, f"2026-11-01T12:0{index}:00+00:00", len(probes),
+                          single_core_ms=9.0, effective_cores=TRUE_CORES)
+              for index in range(profile.rounds)]
+    by_id = {probe.id: probe for probe in probes}
+    return CostResults(machine=the_machine, interpreter=interpreter(), options=options,
+                       plan=probes, benchmarks=benchmarks, rounds=rounds,
+                       failures=[CostFailure(by_id[item], "RuntimeError: synthetic failure")
+                                 for item in failures])
+
+
+def write_costs(result: CostResults, path: Path) -> Path:
+    from mpbench.costs.store import save as save_costs
+
+    if path.exists():
+        path.unlink()
+    return save_costs(result, path, replace=False)

@@ -10,13 +10,16 @@ import datetime as dt
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from mpbench.errors import ResultsFileError
 from mpbench.model import BASELINE_FIRST, Scaling, paired_baseline, work
-from mpbench.storage import Results, read
+from mpbench.storage import Results, is_costs_file, read
+
+if TYPE_CHECKING:
+    from mpbench.costs.store import CostResults
 
 COLUMNS: dict[str, str] = {
     "file": "string",
@@ -52,6 +55,10 @@ COLUMNS: dict[str, str] = {
     "reference_ms": "float64",
     "result": "string",
     "date": "datetime64[ns, UTC]",
+    # Set on the rows of a costs file (from `mpbench costs`) only: what was measured, and a
+    # round trip's payload.
+    "measure": "string",
+    "payload_bytes": "Int64",
 }
 
 PathArg = str | os.PathLike[str]
@@ -85,14 +92,64 @@ def results_paths(paths: PathArg | Iterable[PathArg]) -> list[Path]:
 
 
 def load(paths: PathArg | Iterable[PathArg]) -> pd.DataFrame:
-    """Read results files (or folders of them) into the tidy frame."""
-    return to_frame([read(path) for path in results_paths(paths)])
+    """Read results files and costs files (or folders of them) into the tidy frame."""
+    from mpbench.costs import store
+
+    return to_frame([store.read(path) if is_costs_file(path) else read(path)
+                     for path in results_paths(paths)])
 
 
-def to_frame(results: Sequence[Results]) -> pd.DataFrame:
-    rows = [row for result in results for row in _rows(result)]
+def to_frame(results: Sequence[Results | CostResults]) -> pd.DataFrame:
+    rows = [row for result in results
+            for row in (_rows(result) if isinstance(result, Results) else _cost_rows(result))]
     frame = pd.DataFrame(rows, columns=list(COLUMNS))
     return frame.astype(COLUMNS)
+
+
+def _cost_rows(results: CostResults) -> Iterable[dict[str, Any]]:
+    """A costs file's rows: `value` is seconds per operation (the sweep: per map, with the
+    serial map in `baseline_s`), `tasks` the operations each value covers."""
+    offsets = utc_offsets(results)
+    interpreter = results.interpreter
+    probes = {probe.id: probe for probe in results.plan}
+    for bench in results.benchmarks:
+        probe = probes[bench.get_name()]
+        swept = probe.measure == "sweep"
+        for process, run in enumerate(r for r in bench.get_runs() if r.values):
+            metadata = run.get_metadata()
+            other_load = _number(metadata, "other_load", float)
+            paired = paired_baseline(metadata, run.values)
+            baseline: list[float | None] = [*paired] if paired else [None] * len(run.values)
+            first = metadata.get(BASELINE_FIRST)
+            for sample, value in enumerate(run.values):
+                yield {
+                    "file": str(results.path), "machine": results.machine.name,
+                    "python": interpreter.version, "interpreter": interpreter.tag,
+                    "free_threaded": metadata.get("free_threaded") == "yes",
+                    "scenario": probe.id, "kernel": "spin" if swept else None,
+                    "executor": probe.pattern, "start_method": probe.start_method,
+                    "workers": probe.workers, "scaling": Scaling.STRONG.value, "work": 1,
+                    "size": probe.task_iterations * probe.operations, "tasks": probe.operations,
+                    "blas_threads": 0, "kernel_hash": None,
+                    "usable_cpus": results.machine.usable_cpus,
+                    "cpus_granted": _number(metadata, "cpus_granted", int)
+                    or results.machine.usable_cpus,
+                    "cpus": metadata.get("cpus"),
+                    "gil_enabled": metadata.get("gil_enabled", "yes") == "yes",
+                    "workers_gil_enabled": metadata.get("gil_enabled", "yes") == "yes",
+                    "process": process, "round": _number(metadata, "round", int),
+                    "sample": sample, "value": value, "baseline_s": baseline[sample],
+                    "baseline_first": None if baseline[sample] is None or first not in (0, 1)
+                    else bool((first + sample) % 2 == 0),
+                    "startup_s": None, "other_load": other_load,
+                    "contended": other_load is not None and other_load >= CONTENDED_LOAD,
+                    "reference_ms": _number(metadata, "reference_ms", float),
+                    "result": str(metadata.get("result", "")) or None,
+                    "date": _utc(_date(metadata.get("date")),
+                                 offsets.get(_number(metadata, "round", int))),
+                    "measure": probe.measure,
+                    "payload_bytes": probe.payload_bytes or None,
+                }
 
 
 def _rows(results: Results) -> Iterable[dict[str, Any]]:
@@ -148,10 +205,12 @@ def _rows(results: Results) -> Iterable[dict[str, Any]]:
                     "reference_ms": _number(metadata, "reference_ms", float),
                     "result": str(metadata.get("result", "")) or None,
                     "date": date,
+                    "measure": None,
+                    "payload_bytes": None,
                 }
 
 
-def utc_offsets(results: Results) -> dict[int, dt.timedelta]:
+def utc_offsets(results: Results | CostResults) -> dict[int, dt.timedelta]:
     """Round → the timing machine's UTC offset while it ran.
 
     pyperf writes `date` as the worker's local time without an offset (`datetime.now()`, and
