@@ -34,8 +34,10 @@ def test_load_gives_one_row_per_value_with_the_documented_columns(golden_2cpu: P
 def test_load_accepts_several_files_and_folders(golden_2cpu: Path, golden_8cpu: Path) -> None:
     both = mpbench.load([golden_2cpu, str(golden_8cpu)])
     assert set(both["machine"]) == {"golden-2cpu", "golden-8cpu"}
-    folder = mpbench.load(golden_2cpu.parent)
-    assert set(folder["machine"]) == {"golden-2cpu", "golden-8cpu", "hostile"}
+    folder = mpbench.load(golden_2cpu.parent)  # runs and a costs file, told apart by `measure`
+    assert set(folder["machine"]) == {"golden-2cpu", "golden-8cpu", "hostile", "golden-costs"}
+    assert set(folder[folder["measure"].isna()]["machine"]) == {"golden-2cpu", "golden-8cpu",
+                                                               "hostile"}
 
 
 def test_loaded_values_are_pyperf_values(golden_2cpu: Path) -> None:

@@ -40,6 +40,7 @@ from mpbench.topology import Placement
 if TYPE_CHECKING:
     import pandas as pd
 
+    from mpbench.costs.store import CostResults
     from mpbench.storage import Results
 
 
@@ -649,10 +650,11 @@ def _costs(args: argparse.Namespace, console: Console) -> int:
                              "nothing; drop FILE to measure")
         results = store.read(args.file)
     else:
-        results = _measure_costs(args, Console(stderr=True, highlight=False)
-                                 if args.format == "json" else console)
-        if results is None:
-            return 130
+        try:
+            results = _measure_costs(args, Console(stderr=True, highlight=False)
+                                     if args.format == "json" else console)
+        except KeyboardInterrupt as stop:
+            return STOPPED_BY.get(stop.signum, 130) if isinstance(stop, Stopped) else 130
     summary = summarize(results)
     if args.format == "json":
         sys.stdout.write(to_json(summary))
@@ -663,8 +665,9 @@ def _costs(args: argparse.Namespace, console: Console) -> int:
     return 1 if results.failures else 0
 
 
-def _measure_costs(args: argparse.Namespace, console: Console) -> Any:
-    """Measure as the options say, with progress on `console`; None when interrupted."""
+def _measure_costs(args: argparse.Namespace, console: Console) -> CostResults:
+    """Measure as the options say, with progress on `console`; on an interrupt, say what was
+    kept."""
     from mpbench.costs import measure
     from mpbench.costs.probes import parse_payload_sizes
     from mpbench.costs.render import CostsView
@@ -696,9 +699,9 @@ def _measure_costs(args: argparse.Namespace, console: Console) -> Any:
         with CostsView(console, results) as view:
             measure.measure(results, destination, view)
     except KeyboardInterrupt:
-        saved = f"what was measured is in {results.path}" if results.path else "nothing saved"
-        print(f"interrupted: {saved}", file=sys.stderr)
-        return None
+        kept = f"what was measured is in {results.path}" if results.path else "nothing was saved"
+        print(f"interrupted: {kept}", file=sys.stderr)
+        raise
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)

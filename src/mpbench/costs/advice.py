@@ -89,7 +89,7 @@ def measured_text(item: BreakEven, longest: float | None) -> str:
         return f"never (by {format_seconds(longest)})"
     text = _break_even_text(item.measured_s)
     if item.measured_s and math.isfinite(item.measured_s) and item.measured_low_s is not None:
-        text += (f" ({_break_even_text(item.measured_low_s)} – "
+        text += (f" ({_break_even_text(item.measured_low_s)}–"
                  f"{_break_even_text(item.measured_high_s)})")
     return text
 
@@ -108,10 +108,12 @@ def break_even_table(summary: CostSummary) -> Table:
     cores = f"{summary.effective_cores:.2f} effective cores" + (
         "" if summary.effective_cores_measured else " (assumed: no round's probe measured them)")
     return Table(f"Break-even task time, a map of {MAX_TASKS:,} tasks with the pool started",
-                 ["executor", "start method", "predicted", "measured", "predicted / measured",
-                  "against GIL threads"], rows,
-                 notes=[f"the model divides the work by {cores}; measured: where the sweep's "
-                        "paired speedup over serial reaches 1 (95 % interval)"])
+                 ["executor", "start", "predicted", "measured (95 % interval)", "ratio",
+                  "vs GIL threads"], rows,
+                 notes=[f"predicted: the model, with the work divided by {cores}; measured: "
+                        "where the sweep's paired speedup over serial reaches 1; ratio: "
+                        "predicted / measured; vs GIL threads: the model's break-even against "
+                        "threads of a GIL build rather than serial"])
 
 
 def sentences(summary: CostSummary) -> list[str]:

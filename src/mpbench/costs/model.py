@@ -69,16 +69,11 @@ def break_even(costs: ExecutorCosts, tasks: int, rival: ExecutorCosts | None = N
 
 
 def best_chunk(costs: ExecutorCosts, tasks: int, task_s: float, workers: int) -> int:
-    """The chunk size that minimizes the model's time: fewer hand-overs against a longer tail,
-    about sqrt(n · chunk cost / (t · (1 - 1/c))); at most one chunk per worker."""
+    """The chunk size that minimizes the model's time: fewer hand-overs against a longer tail.
+    The ideal is near sqrt(n · chunk cost / (t · (1 - 1/c))), but whole chunks make the time
+    jagged, so every size up to one chunk per worker is tried (a few hundred sums)."""
     largest = max(1, math.ceil(tasks / workers))
-    candidates = {1, largest}
-    sharing = task_s * (1 - 1 / max(costs.cores, 1.0))
-    if sharing > 0:
-        ideal = math.sqrt(tasks * costs.per_chunk_s / sharing)
-        candidates |= {max(1, min(largest, math.floor(ideal))),
-                       max(1, min(largest, math.ceil(ideal)))}
-    return min(sorted(candidates), key=lambda chunk: costs.map_seconds(tasks, task_s, chunk))
+    return min(range(1, largest + 1), key=lambda chunk: costs.map_seconds(tasks, task_s, chunk))
 
 
 def smallest_paying_chunk(costs: ExecutorCosts, task_s: float) -> int | None:
