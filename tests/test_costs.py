@@ -3,6 +3,7 @@ whose truth is known, the costs file, the command, and one real smoke run."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import sys
@@ -12,7 +13,7 @@ import pytest
 
 import mpbench
 from mpbench.costs import store
-from mpbench.costs.figures import SweepPoint, crossing, summarize
+from mpbench.costs.figures import CoresSource, SweepPoint, crossing, summarize, unsettled_points
 from mpbench.costs.model import (
     ExecutorCosts,
     best_chunk,
@@ -136,7 +137,9 @@ def test_sweep_maps_give_every_worker_a_few_tasks_and_never_more_than_the_model_
 
 def test_the_figures_of_a_synthetic_file_are_its_true_costs() -> None:
     summary = summarize(store.read(GOLDEN))
-    assert summary.effective_cores == synthetic.TRUE_CORES
+    # from the sweep's 100 ms tasks, where the hand-overs are 0.3 % of the work
+    assert summary.effective_cores == pytest.approx(synthetic.TRUE_CORES, rel=0.02)
+    assert summary.cores_source == CoresSource.SWEEP
     for item in summary.figures:
         truth = synthetic.true_cost(item.probe)
         assert item.seconds == pytest.approx(truth, rel=0.05), item.probe.id
@@ -154,6 +157,29 @@ def test_predicted_and_measured_break_even_find_the_true_one(executor: str) -> N
     assert item.measured_low_s is not None and item.measured_high_s is not None
     assert item.measured_low_s <= item.measured_s <= item.measured_high_s
     assert item.ratio == pytest.approx(1, abs=0.1)
+
+
+def test_without_a_sweep_the_effective_cores_are_the_rounds_probes() -> None:
+    results = store.read(GOLDEN)
+    results.benchmarks = [bench for bench in results.benchmarks
+                          if not bench.get_name().startswith("costs/sweep/")]
+    summary = summarize(results)
+    assert (summary.effective_cores, summary.cores_source) == (synthetic.TRUE_CORES,
+                                                               CoresSource.PROBE)
+    results.rounds = []
+    assert summarize(results).cores_source == CoresSource.ASSUMED
+    assert summarize(results).effective_cores == 2.0
+
+
+def test_unsettled_break_evens_get_more_pairs_either_side() -> None:
+    summary = summarize(store.read(GOLDEN))
+    assert unsettled_points(summary) == []  # the synthetic crossings are within 1.5×
+    wide = dataclasses.replace(summary, break_evens=[
+        dataclasses.replace(item, measured_low_s=item.measured_s / 2)
+        if item.executor == "pool_map" else item for item in summary.break_evens])
+    # 90 µs lies between the 30 µs and 100 µs points
+    assert [probe.id for probe in unsettled_points(wide)] == [
+        "costs/sweep/pool_map/w2/fork/30us", "costs/sweep/pool_map/w2/fork/100us"]
 
 
 def test_threads_never_break_even_on_a_gil_build_and_the_sweep_agrees() -> None:

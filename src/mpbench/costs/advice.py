@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from mpbench.costs.figures import BreakEven, CostSummary, Figure, figure
+from mpbench.costs.figures import BreakEven, CoresSource, CostSummary, Figure, figure
 from mpbench.costs.model import smallest_paying_chunk, workers_worth_it
 from mpbench.costs.probes import MAX_TASKS, Measure, Pattern, format_bytes
 from mpbench.tables import Table, format_seconds
@@ -94,6 +94,13 @@ def measured_text(item: BreakEven, longest: float | None) -> str:
     return text
 
 
+_SOURCES = {
+    CoresSource.SWEEP: "the sweep's longest tasks on processes, paired with serial",
+    CoresSource.PROBE: "the rounds' machine probes",
+    CoresSource.ASSUMED: "assumed: nothing measured them",
+}
+
+
 def break_even_table(summary: CostSummary) -> Table:
     longest = max((point.task_seconds for point in summary.sweep), default=None)
     rows = []
@@ -105,8 +112,7 @@ def break_even_table(summary: CostSummary) -> Table:
             "n/a" if ratio is None else f"{ratio:.2f}",
             _break_even_text(item.predicted_vs_threads_s)
             if item.predicted_vs_threads_s is not None else ""])
-    cores = f"{summary.effective_cores:.2f} effective cores" + (
-        "" if summary.effective_cores_measured else " (assumed: no round's probe measured them)")
+    cores = f"{summary.effective_cores:.2f} effective cores ({_SOURCES[summary.cores_source]})"
     return Table(f"Break-even task time, a map of {MAX_TASKS:,} tasks with the pool started",
                  ["executor", "start", "predicted", "measured (95 % interval)", "ratio",
                   "vs GIL threads"], rows,

@@ -4,6 +4,7 @@ the sweep shows. Pure functions of the file; nothing is measured here."""
 
 from __future__ import annotations
 
+import enum
 import math
 import statistics
 from collections.abc import Sequence
@@ -71,6 +72,20 @@ class BreakEven:
         return self.predicted_s / self.measured_s
 
 
+class CoresSource(enum.Enum):
+    """Where the model's effective cores come from, best first."""
+
+    # The paired speedup of the sweep's longest tasks on processes, whose hand-overs cost
+    # under 0.1 % of the work: doctor's measure (N processes' throughput over one's), taken
+    # in ABBA pairs beside the sweep rather than in a snapshot of a tenth of a second.
+    SWEEP = "sweep"
+    PROBE = "probe"  # the median of the rounds' machine probes (doctor's snapshot)
+    ASSUMED = "assumed"  # neither: every usable CPU
+
+
+LONG_TASK_S = 0.01  # tasks this long make hand-over costs negligible, for the effective cores
+
+
 @dataclass(frozen=True)
 class CostSummary:
     results: CostResults
@@ -78,7 +93,7 @@ class CostSummary:
     sweep: list[SweepPoint]
     break_evens: list[BreakEven]
     effective_cores: float
-    effective_cores_measured: bool  # False: no round probe worked; usable CPUs assumed
+    cores_source: CoresSource
     gil_enabled: bool
 
 
@@ -102,12 +117,28 @@ def summarize(results: CostResults) -> CostSummary:
                                     *speedup))
         elif len(values):
             figures.append(Figure(probe, *estimates.median_estimate(values, visits, probe.id)))
-    measured = [record.effective_cores for record in results.rounds
-                if record.effective_cores is not None]
-    cores = statistics.median(measured) if measured else float(results.machine.usable_cpus)
-    summary = CostSummary(results, figures, sweep, [], cores, bool(measured), gil)
-    return CostSummary(results, figures, sweep, break_evens(summary), cores, bool(measured),
-                       gil)
+    cores, source = effective_cores(results, sweep)
+    summary = CostSummary(results, figures, sweep, [], cores, source, gil)
+    return CostSummary(results, figures, sweep, break_evens(summary), cores, source, gil)
+
+
+def effective_cores(results: CostResults, sweep: Sequence[SweepPoint]
+                    ) -> tuple[float, CoresSource]:
+    """How many cores' worth of work processes get here (see CoresSource), at most the usable
+    CPUs: a paired speedup above them is the noise of a drifting host."""
+    usable = float(results.machine.usable_cpus)
+    processes = [point for point in sweep if Pattern(point.probe.pattern).uses_processes]
+    longest = max((point.probe.task_seconds for point in processes), default=0.0)
+    if longest >= LONG_TASK_S:
+        speedups = [point.speedup for point in processes
+                    if point.probe.task_seconds == longest and math.isfinite(point.speedup)]
+        if speedups:
+            return min(usable, statistics.median(speedups)), CoresSource.SWEEP
+    probed = [record.effective_cores for record in results.rounds
+              if record.effective_cores is not None]
+    if probed:
+        return min(usable, statistics.median(probed)), CoresSource.PROBE
+    return usable, CoresSource.ASSUMED
 
 
 def figure(summary: CostSummary, measure: Measure, pattern: Pattern, workers: int | None = None,
@@ -163,7 +194,10 @@ def break_evens(summary: CostSummary) -> list[BreakEven]:
         costs, chunk = fitted
         points = sorted((point for point in summary.sweep if point.probe.pattern == pattern.value),
                         key=lambda point: point.task_seconds)
-        measured = crossing(points, "speedup") if points else None
+        # Where the longest tasks do not pay off beyond doubt (threads under the GIL sit at
+        # 1 within the noise), the median's crossings are noise: it never breaks even.
+        measured = None if not points else crossing(points, "speedup") \
+            if points[-1].low > 1 else math.inf
         dispatched = figure(summary, Measure.DISPATCH, pattern)
         versus_threads = None
         if pattern.uses_processes and gil_threads is not None:
@@ -194,3 +228,23 @@ def crossing(points: Sequence[SweepPoint], which: str) -> float:
     fraction = (1 - low) / (high - low)
     return math.exp(math.log(below.task_seconds) + fraction *
                     (math.log(above.task_seconds) - math.log(below.task_seconds)))
+
+
+PRECISE = 1.5  # a measured break-even whose interval spans less than this factor is settled
+
+
+def unsettled_points(summary: CostSummary) -> list[CostProbe]:
+    """The sweep points either side of each measured break-even whose interval still spans
+    more than PRECISE: where more pairs narrow the crossing most."""
+    wanted = []
+    for item in summary.break_evens:
+        if item.measured_s is None or not 0 < item.measured_s < math.inf or (
+                item.measured_high_s is not None and item.measured_low_s
+                and item.measured_high_s / item.measured_low_s <= PRECISE):
+            continue
+        points = sorted((point for point in summary.sweep if point.probe.pattern == item.executor),
+                        key=lambda point: point.task_seconds)
+        above = next(index for index, point in enumerate(points)
+                     if point.task_seconds >= item.measured_s)
+        wanted += [points[above - 1].probe, points[above].probe]
+    return wanted

@@ -12,10 +12,12 @@ from functools import partial
 from pathlib import Path
 from typing import Protocol
 
+from mpbench.costs.figures import summarize, unsettled_points
 from mpbench.costs.probes import (
     EXECUTORS,
     PROFILES,
     CostProbe,
+    Measure,
     plan,
 )
 from mpbench.costs.spin import spin
@@ -46,7 +48,7 @@ class CostsRequest:
 class CostsObserver(Protocol):
     """Told about progress; the CLI draws it."""
 
-    def round_started(self, record: RoundRecord) -> None: ...
+    def round_started(self, record: RoundRecord, precision: bool) -> None: ...
 
     def probe_started(self, probe: CostProbe) -> None: ...
 
@@ -86,36 +88,52 @@ def prepare(request: CostsRequest, machine: Machine, start_methods: tuple[str, .
 def worker_command(probe: CostProbe, round_index: int, options: CostOptions, output: Path
                    ) -> list[str]:
     profile = options.cost_profile
+    # A sweep's pool has run its map once already, to check the result: no warmup needed.
+    swept = probe.measure == Measure.SWEEP.value
+    warmups, values = (0, profile.sweep_values) if swept else (profile.warmups, profile.values)
     return [sys.executable, "-m", "mpbench.costs._worker", "--worker",
             "--probe", probe.to_json(), "--round", str(round_index), "--hook", "mpbench",
-            "--loops", "1", "--warmups", str(profile.warmups), "--values", str(profile.values),
+            "--loops", "1", "--warmups", str(warmups), "--values", str(values),
             "--quiet", "--output", str(output)]
 
 
 def measure(results: CostResults, destination: Path, observer: CostsObserver,
             probe_machine: bool = True) -> CostResults:
-    """Every round of the plan, saving after each probe; on KeyboardInterrupt, everything
-    finished is already saved."""
+    """Every round of the plan, then rounds for precision at the sweep points either side of
+    each break-even not yet settled, while the profile's time lasts; the file is saved after
+    each probe, so on KeyboardInterrupt everything finished is kept."""
     options = results.options
-    machine_metadata = results.machine.to_metadata()
-    for index in range(len(results.rounds), options.cost_profile.rounds):
+    profile = options.cost_profile
+    ends = time.monotonic() + profile.max_seconds
+    while True:
+        index = len(results.rounds)
         failed = {failure.probe.id for failure in results.failures}
-        todo = [probe for probe in results.plan
-                if probe.id not in failed and results.visits(probe.id) <= index]
+        first_rounds = index < profile.rounds
+        todo = [probe for probe in results.plan if probe.id not in failed
+                and results.visits(probe.id) <= index] if first_rounds else [
+            probe for probe in unsettled_points(summarize(results))
+            if time.monotonic() + results.visit_seconds(probe.id) < ends]
+        if not todo:
+            return results
         order = shuffled(todo, options.seed, index)
-        record = machine_state(index, len(order), results.machine.usable_cpus, probe_machine)
+        record = machine_state(index, len(order), results.machine.usable_cpus,
+                               probe_machine and first_rounds)
         results.rounds.append(record)
-        observer.round_started(record)
+        observer.round_started(record, precision=not first_rounds)
         for probe in order:
-            observer.probe_started(probe)
-            timed = time_in_subprocess(partial(worker_command, probe, index, options), {},
-                                       options.timeout)
-            if timed.benchmark is not None:
-                timed.benchmark.update_metadata(machine_metadata)
-                results.add_visit(timed.benchmark)
-            else:
-                results.fail(CostFailure(probe, timed.reason))
-            results.path = save(results, results.path or destination,
-                                replace=results.path is not None)
-            observer.probe_finished(probe, timed.reason or None, results.path)
-    return results
+            _visit(results, probe, index, destination, observer)
+
+
+def _visit(results: CostResults, probe: CostProbe, round_index: int, destination: Path,
+           observer: CostsObserver) -> None:
+    """Time one probe in a process of its own and save the file."""
+    observer.probe_started(probe)
+    timed = time_in_subprocess(partial(worker_command, probe, round_index, results.options), {},
+                               results.options.timeout)
+    if timed.benchmark is not None:
+        timed.benchmark.update_metadata(results.machine.to_metadata())
+        results.add_visit(timed.benchmark)
+    else:
+        results.fail(CostFailure(probe, timed.reason))
+    results.path = save(results, results.path or destination, replace=results.path is not None)
+    observer.probe_finished(probe, timed.reason or None, results.path)

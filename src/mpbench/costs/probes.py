@@ -72,23 +72,27 @@ class CostProfile:
     rounds: int
     values: int
     warmups: int
+    sweep_values: int  # pairs per sweep visit (no warmup: the pool has run its map already)
     task_seconds: tuple[float, ...]  # the sweep's task lengths (aimed at; measured as run)
     payload_bytes: tuple[int, ...]
     sweep_map_seconds: float  # a sweep map's serial time aimed at, within its task counts
+    max_seconds: float  # the rounds for precision end before this, from the first probe
     summary: str
 
 
 PROFILES: dict[str, CostProfile] = {
     profile.name: profile for profile in (
-        CostProfile("smoke", rounds=1, values=2, warmups=0,
+        CostProfile("smoke", rounds=1, values=2, warmups=0, sweep_values=2,
                     task_seconds=(1e-5, 1e-4, 1e-3, 1e-2), payload_bytes=(100, 1 << 20),
-                    sweep_map_seconds=0.01,
+                    sweep_map_seconds=0.01, max_seconds=15.0,
                     summary="every measurement once, briefly, and a 4-point sweep: checks that "
                             "everything runs (about 20 s)"),
-        CostProfile("default", rounds=2, values=2, warmups=1,
+        CostProfile("default", rounds=2, values=2, warmups=1, sweep_values=3,
                     task_seconds=(1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 1e-1),
                     payload_bytes=(100, 10 << 10, 1 << 20, 64 << 20), sweep_map_seconds=0.04,
-                    summary="2 rounds, sweep from 10 µs to 100 ms (about 90 s on 2 cores)"),
+                    max_seconds=85.0,
+                    summary="2 rounds, a sweep from 10 µs to 100 ms, then more pairs where "
+                            "break-even is unsettled, 85 s in all (about 90 s on 2 cores)"),
     )
 }
 DEFAULT_PROFILE = "default"
@@ -206,7 +210,8 @@ _OPERATIONS = {Pattern.POOL_MAP: 1000, Pattern.POOL_MAP_CHUNKED: 1000, Pattern.P
                Pattern.PROCESS_POOL: 1000, Pattern.THREAD_POOL: 1000, Pattern.THREADS: 100,
                Pattern.VALUE_LOCK: 20_000, Pattern.MANAGER_LIST: 500,
                Pattern.MANAGER_DICT: 500, Pattern.QUEUE: 2000}
-ROUND_TRIP_BYTES_PER_VALUE = 32 << 20
+ROUND_TRIP_BYTES_PER_VALUE = 4 << 20
+MAX_ROUND_TRIPS = 100
 
 
 def plan(profile: CostProfile, usable_cpus: int, executors: Sequence[str],
@@ -228,10 +233,11 @@ def plan(profile: CostProfile, usable_cpus: int, executors: Sequence[str],
                                 _OPERATIONS[pattern]))
     if Pattern.PROCESS in patterns:
         probes += [CostProbe(Measure.DISPATCH.value, Pattern.PROCESS.value, 1, start,
-                             20 if start == "fork" else 3) for start in start_methods]
+                             20 if start == "fork" else 1) for start in start_methods]
     for kind in PAYLOAD_KINDS:
         probes += [CostProbe(Measure.ROUND_TRIP.value, Pattern.POOL.value, 1, method,
-                             max(1, min(1000, ROUND_TRIP_BYTES_PER_VALUE // size)), size, kind)
+                             max(1, min(MAX_ROUND_TRIPS, ROUND_TRIP_BYTES_PER_VALUE // size)),
+                             size, kind)
                    for size in payload_bytes]
     probes += [CostProbe(Measure.SHARED.value, Pattern.VALUE_LOCK.value, workers, method,
                          _OPERATIONS[Pattern.VALUE_LOCK]) for workers in range(1, usable_cpus + 1)]

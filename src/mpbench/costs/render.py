@@ -43,7 +43,7 @@ def to_records(summary: CostSummary) -> dict[str, Any]:
         "python": results.interpreter.version, "gil_enabled": summary.gil_enabled,
         "usable_cpus": results.machine.usable_cpus,
         "effective_cores": round(summary.effective_cores, 4),
-        "effective_cores_measured": summary.effective_cores_measured,
+        "effective_cores_source": summary.cores_source.value,
         "figures": [{
             "id": item.probe.id, "measure": item.probe.measure, "executor": item.probe.pattern,
             "start_method": item.probe.start_method, "workers": item.probe.workers,
@@ -107,7 +107,14 @@ class CostsView(LiveView):
                                  transient=True)
         self.task = self.progress.add_task("costs", total=total)
 
-    def round_started(self, record: RoundRecord) -> None:
+    def round_started(self, record: RoundRecord, precision: bool) -> None:
+        if precision:  # not planned at the start: the bar grows
+            total = self.progress.tasks[0].total or 0
+            self.progress.update(self.task, total=total + record.visits)
+            self.console.print(f"round {record.index + 1}, for precision: {record.visits} "
+                               "sweep points either side of a break-even", style="dim",
+                               soft_wrap=True)
+            return
         self.console.print(f"round {record.index + 1}: {record.visits} probes; "
                            f"{describe_state(record, self.usable_cpus)}", style="dim",
                            soft_wrap=True)

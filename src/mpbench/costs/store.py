@@ -125,6 +125,12 @@ class CostResults:
                            if bench.get_name() != failure.probe.id]
         self.failures.append(failure)
 
+    def visit_seconds(self, probe_id: str) -> float:
+        """How long the probe's latest visit took, its process included."""
+        bench = next(bench for bench in self.benchmarks if bench.get_name() == probe_id)
+        wall = bench.get_runs()[-1].get_metadata().get("visit_wall_s")
+        return float(wall) if isinstance(wall, int | float) else 0.0
+
     def visits(self, probe_id: str) -> int:
         return next((bench.get_nrun() for bench in self.benchmarks
                      if bench.get_name() == probe_id), 0)
