@@ -9,6 +9,9 @@ from pathlib import Path
 import pytest
 
 from mpbench import report
+from mpbench.costs import advice as costs_advice
+from mpbench.costs import figures as costs_figures
+from mpbench.costs import store as costs_store
 from mpbench.storage import read
 
 from conftest import DATA
@@ -51,6 +54,44 @@ def test_report_renders_in_chromium(tmp_path: Path) -> None:
             assert page.locator("section").count() == 6
             failures = page.locator("#failures").inner_text()
             assert "<script>alert('x')</script>" in failures  # shown as text, not run
+            assert page.evaluate("document.scripts.length") == 0
+            assert problems == []
+            screenshot = tmp_path / "report.png"
+            page.screenshot(path=str(screenshot), full_page=True)
+            assert screenshot.stat().st_size > 50_000
+        finally:
+            browser.close()
+
+
+def test_report_of_a_run_and_a_costs_file_renders_in_chromium(tmp_path: Path) -> None:
+    from playwright.sync_api import sync_playwright
+
+    page_path = tmp_path / "report.html"
+    report.write(report.build([read(DATA / "golden-2cpu.json"),
+                               costs_store.read(DATA / "golden-costs.json")]), page_path)
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        try:
+            page = browser.new_page(viewport={"width": 1200, "height": 900})
+            problems: list[str] = []
+            page.on("console", lambda message: problems.append(f"{message.type}: {message.text}")
+                    if message.type in ("error", "warning") else None)
+            page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
+            page.on("dialog", lambda dialog: problems.append(f"dialog: {dialog.message}"))
+            page.goto(page_path.as_uri(), wait_until="load")
+
+            images = page.evaluate(
+                "Array.from(document.images).map(i => [i.complete, i.naturalWidth, i.alt])")
+            assert len(images) == 3 + 4
+            assert all(complete and width > 300 for complete, width, _ in images), images
+            assert page.title() == "mpbench report: golden-2cpu, costs on golden-costs"
+            assert page.locator("section").count() == 4  # machines, the run, the costs, failures
+            costs = page.locator("#costs-1").inner_text()
+            summary = costs_figures.summarize(costs_store.read(DATA / "golden-costs.json"))
+            assert costs_advice.break_even_table(summary).title in costs
+            assert all(sentence in costs for sentence in costs_advice.sentences(summary))
+            assert "costs/shared/queue/w1/fork" in page.locator("#failures").inner_text()
             assert page.evaluate("document.scripts.length") == 0
             assert problems == []
             screenshot = tmp_path / "report.png"

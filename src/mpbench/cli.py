@@ -213,7 +213,8 @@ def build_parser() -> argparse.ArgumentParser:
     report = commands.add_parser("report", help="write an HTML or Markdown report",
                                  description="Write a report of one or more results files: "
                                              "machines side by side, plots, tables, GIL "
-                                             "verdicts and failures.")
+                                             "verdicts and failures; a costs file from "
+                                             "`mpbench costs` gets a section of its own.")
     report.add_argument("files", nargs="+", type=Path, metavar="FILE")
     report.add_argument("-o", "--output", type=Path, required=True, metavar="PATH",
                         help="report.html (one self-contained file) or report.md (with a "
@@ -522,11 +523,13 @@ def _show(args: argparse.Namespace, console: Console) -> int:
 
 def _report(args: argparse.Namespace, console: Console) -> int:
     from mpbench import report
-    from mpbench.storage import read_many
+    from mpbench.costs import store
+    from mpbench.storage import is_costs_file, read
 
     if args.output.suffix not in (".html", ".md"):
         raise UsageError(f"-o {args.output}: a report is .html or .md")
-    all_results = read_many(args.files)
+    all_results = [store.read(path) if is_costs_file(path) else read(path)
+                   for path in args.files]
     if not any(results.benchmarks for results in all_results):
         raise UsageError("none of the files has a measured scenario to report on")
     written = report.write(report.build(all_results), args.output)
