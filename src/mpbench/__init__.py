@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from mpbench.kernels import kernel
-
 if TYPE_CHECKING:
     from collections.abc import Iterable
     from os import PathLike
 
     import pandas as pd
 
+    from mpbench.kernels import kernel
     from mpbench.matrix import MatrixOptions
     from mpbench.options import RunOptions
     from mpbench.runner import Observer
@@ -29,8 +28,13 @@ def load(paths: str | PathLike[str] | Iterable[str | PathLike[str]]) -> pd.DataF
 
 
 def __getattr__(name: str) -> object:
-    """`RunOptions` and `MatrixOptions` on first use: every kernel file and every timing process
-    imports this package, and needs neither."""
+    """`kernel`, `RunOptions` and `MatrixOptions` on first use: every kernel file, every timing
+    process and every spawned worker imports this package, and most need none of them (a
+    spawned worker's start-up would count their imports)."""
+    if name == "kernel":
+        from mpbench.kernels import kernel
+
+        return kernel
     if name == "RunOptions":
         from mpbench.options import RunOptions
 
