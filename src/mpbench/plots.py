@@ -109,7 +109,7 @@ def speedup_figure(summary: pd.DataFrame, fits: pd.DataFrame, title: str = "Spee
         _worker_axis(axes, list(workers))
         axes.set_ylabel("speedup over serial (×)")
         axes.set_title(_kernel_title(kernel, of_kernel))
-    _legend(figure, axes_list, "dotted: fitted Amdahl curve")
+    legend(figure, axes_list, "dotted: fitted Amdahl curve")
     return figure
 
 
@@ -131,7 +131,7 @@ def efficiency_figure(summary: pd.DataFrame, title: str = "Parallel efficiency")
         axes.set_ylim(bottom=0)
         axes.set_ylabel("efficiency (speedup / workers)")
         axes.set_title(_kernel_title(kernel, of_kernel))
-    _legend(figure, axes_list)
+    legend(figure, axes_list)
     return figure
 
 
@@ -189,7 +189,7 @@ def machines_figure(summary: pd.DataFrame, labels: Mapping[str, str],
         _worker_axis(axes, list(of_kernel["workers"]))
         axes.set_ylabel("speedup over serial (×)")
         axes.set_title(kernel)
-    _legend(figure, axes_list, "solid: best process executor, dashed: best thread executor")
+    legend(figure, axes_list, "solid: best process executor, dashed: best thread executor")
     return figure
 
 
@@ -247,7 +247,7 @@ LEGEND_CHAR_INCHES = 0.075  # a character of a "small" legend label, about
 LEGEND_MARKER_INCHES = 0.6  # a legend entry's line, marker and gap
 
 
-def _legend(figure: Figure, axes_list: Sequence[Axes], note: str = "") -> None:
+def legend(figure: Figure, axes_list: Sequence[Axes], note: str = "") -> None:
     handles: dict[str, Artist] = {}
     for axes in axes_list:
         for handle, label in zip(*axes.get_legend_handles_labels(), strict=True):

@@ -5,7 +5,7 @@ advice from the model, checked against a sweep of real tasks.
     costs file ──figures──► per-operation costs ──model──► break-even, chunk size, workers
                                                           ──advice──► sentences
 
-`probes` names what is measured, `timing` measures one probe (started as `_worker`), `measure` runs them in rounds,
-`store` reads and writes the file, `model` is the arithmetic, `figures` and `advice` turn a file
-into numbers and sentences, and `render` prints them.
+`probes` names what is measured, `timing` measures one probe (started as `_worker`), `measure`
+runs them in rounds, `store` reads and writes the file, `model` is the arithmetic, `figures` and
+`advice` turn a file into numbers and sentences, `render` prints them and `plots` draws them.
 """

@@ -22,7 +22,7 @@ from matplotlib.figure import Figure
 from mpbench.costs import figures as costs  # its `Figure` is a measured cost, not a picture
 from mpbench.costs.advice import describe, format_rate
 from mpbench.costs.probes import PAYLOAD_KINDS, Measure, Pattern, format_bytes
-from mpbench.plots import PALETTE, _legend
+from mpbench.plots import PALETTE, legend
 from mpbench.tables import executor_label, format_seconds
 
 FIGURE_SIZE = (7.0, 4.6)  # inches
@@ -55,7 +55,7 @@ def startup_figure(summary: costs.CostSummary, title: str = "Start-up against wo
     axes.set_xlabel("workers")
     _log_seconds(axes, "y", "start-up (log scale)")
     axes.grid(True, alpha=0.3)
-    _legend(figure, [axes], "dashed: threads")
+    legend(figure, [axes], "dashed: threads")
     return figure
 
 
@@ -120,7 +120,7 @@ def round_trip_figure(summary: costs.CostSummary,
     axes.set_xlabel("payload (log scale)")
     axes.set_ylabel("payload / round-trip time (log scale)")
     axes.grid(True, alpha=0.3)
-    _legend(figure, [axes], "pickling included; the payload travels both ways")
+    legend(figure, [axes], "pickling included; the payload travels both ways")
     return figure
 
 
@@ -148,7 +148,7 @@ def break_even_figure(summary: costs.CostSummary,
     axes.set_ylim(bottom=0)
     axes.set_ylabel("speedup over serial (×)")
     axes.grid(True, alpha=0.3)
-    _legend(figure, [axes], BREAK_EVEN_NOTE)
+    legend(figure, [axes], BREAK_EVEN_NOTE)
     return figure
 
 
