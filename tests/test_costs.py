@@ -9,11 +9,19 @@ import math
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import mpbench
 from mpbench.costs import store
-from mpbench.costs.figures import CoresSource, SweepPoint, crossing, summarize, unsettled_points
+from mpbench.costs.figures import (
+    CoresSource,
+    SweepPoint,
+    crossing,
+    measured_break_even,
+    summarize,
+    unsettled_points,
+)
 from mpbench.costs.model import (
     ExecutorCosts,
     best_chunk,
@@ -127,10 +135,10 @@ def test_the_spin_kernels_work_grows_linearly_with_its_length() -> None:
     assert len(steps) == 1 and steps.pop() > 0
 
 
-def test_sweep_maps_give_every_worker_a_few_tasks_and_never_more_than_the_model_s_map() -> None:
+def test_sweep_maps_give_every_worker_a_task_and_never_more_than_the_model_s_map() -> None:
     assert sweep_tasks(1e-5, 2, 0.04) == 1000
     assert sweep_tasks(1e-4, 2, 0.04) == 400
-    assert sweep_tasks(0.1, 2, 0.04) == 4
+    assert sweep_tasks(0.1, 2, 0.04) == 2  # one each: the effective cores, with no tail
 
 
 # Figures from a synthetic file of known truth
@@ -189,19 +197,34 @@ def test_threads_never_break_even_on_a_gil_build_and_the_sweep_agrees() -> None:
     assert found["thread_pool"].predicted_s == math.inf and found["thread_pool"].measured_s is None
 
 
-def _points(speedups: list[float]) -> list[SweepPoint]:
-    probe = CostProbe("sweep", "pool_map", 2, "fork", 10)
-    return [SweepPoint(probe, 10.0 ** -index, speedup, speedup, speedup)
-            for index, speedup in zip(range(5, 5 - len(speedups), -1), speedups, strict=True)]
+LENGTHS = [1e-5, 1e-4, 1e-3, 1e-2]
 
 
 def test_the_crossing_is_read_on_a_log_scale_between_the_points_either_side() -> None:
     # 0.5 at 10 µs, 1.5 at 100 µs: halfway in log time, about 31.6 µs
-    assert crossing(_points([0.5, 1.5]), "speedup") == pytest.approx(10 ** -4.5)
+    assert crossing(LENGTHS[:2], [0.5, 1.5]) == pytest.approx(10 ** -4.5)
     # a dip below 1 after a crossing moves it: above the crossing, every point pays off
-    assert crossing(_points([0.5, 1.2, 0.9, 1.5]), "speedup") == pytest.approx(10 ** (-3 + 1 / 6))
-    assert crossing(_points([1.1, 1.5]), "speedup") == 0.0
-    assert crossing(_points([0.5, 0.9]), "speedup") == math.inf
+    assert crossing(LENGTHS, [0.5, 1.2, 0.9, 1.5]) == pytest.approx(10 ** (-3 + 1 / 6))
+    assert crossing(LENGTHS[:2], [1.1, 1.5]) == 0.0
+    assert crossing(LENGTHS[:2], [0.5, 0.9]) == math.inf
+
+
+def _point(length: float, speedups: list[float]) -> SweepPoint:
+    draws = np.array(speedups)
+    return SweepPoint(CostProbe("sweep", "pool_map", 2, "fork", 10), length,
+                      float(np.median(draws)), float(draws.min()), float(draws.max()), draws)
+
+
+def test_the_measured_break_even_has_the_interval_of_its_replicates() -> None:
+    # three draws of each point, crossing at 10^-4.5, 10^-4.4 and 10^-4.8 (0.5 to 1.5, 4/3, 3)
+    points = [_point(1e-5, [0.5, 0.5, 0.5]), _point(1e-4, [1.5, 1.0 + 1 / 3, 3.0]),
+              _point(1e-3, [1.8, 1.8, 1.8])]
+    measured, low, high = measured_break_even(points)
+    assert measured == pytest.approx(10 ** -4.5)
+    assert (low, high) == (pytest.approx(10 ** -4.8), pytest.approx(10 ** -4.4))
+    # longest tasks not beyond doubt above 1: never, whatever the medians do
+    assert measured_break_even([_point(1e-5, [0.9, 0.9, 0.9]),
+                                _point(1e-4, [0.98, 1.05, 1.1])])[0] == math.inf
 
 
 # Payload sizes

@@ -82,9 +82,17 @@ def paired_speedup(baseline: FloatArray, values: FloatArray, visits: IntArray,
     if not len(values):
         return math.nan, math.nan, math.nan
     log_ratios = np.log(baseline) - np.log(values)
-    replicates = bootstrap_medians(log_ratios, visits, rng_for(scenario_id))
-    low, high = interval(replicates)
+    low, high = interval(np.log(speedup_replicates(baseline, values, visits, scenario_id)))
     return math.exp(float(np.median(log_ratios))), math.exp(low), math.exp(high)
+
+
+def speedup_replicates(baseline: FloatArray, values: FloatArray, visits: IntArray,
+                       scenario_id: str) -> FloatArray:
+    """The bootstrap replicates of a paired speedup, for an estimate derived from several
+    speedups (where a sweep crosses 1)."""
+    log_ratios = np.log(baseline) - np.log(values)
+    replicates: FloatArray = np.exp(bootstrap_medians(log_ratios, visits, rng_for(scenario_id)))
+    return replicates
 
 
 def half_width(estimate: float, low: float, high: float) -> float:

@@ -16,6 +16,7 @@ from mpbench import estimates
 from mpbench.costs.model import ExecutorCosts, break_even, chunk_costs
 from mpbench.costs.probes import MAX_TASKS, CostProbe, Measure, Pattern
 from mpbench.costs.store import CostResults
+from mpbench.estimates import FloatArray
 from mpbench.model import paired_baseline
 
 
@@ -35,16 +36,17 @@ class Figure:
         return scale / self.seconds
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class SweepPoint:
     """A sweep map: its real task length (the serial map's median / tasks) and the paired
-    speedup of the executor over serial, with its interval."""
+    speedup of the executor over serial, with its interval and bootstrap replicates."""
 
     probe: CostProbe
     task_seconds: float
     speedup: float
     low: float
     high: float
+    replicates: FloatArray
 
 
 @dataclass(frozen=True)
@@ -114,7 +116,8 @@ def summarize(results: CostResults) -> CostSummary:
             serial = np.array([value for item in baseline for value in item or ()])
             speedup = estimates.paired_speedup(serial, values, visits, probe.id)
             sweep.append(SweepPoint(probe, float(np.median(serial)) / probe.operations,
-                                    *speedup))
+                                    *speedup, estimates.speedup_replicates(
+                                        serial, values, visits, probe.id)))
         elif len(values):
             figures.append(Figure(probe, *estimates.median_estimate(values, visits, probe.id)))
     cores, source = effective_cores(results, sweep)
@@ -194,40 +197,46 @@ def break_evens(summary: CostSummary) -> list[BreakEven]:
         costs, chunk = fitted
         points = sorted((point for point in summary.sweep if point.probe.pattern == pattern.value),
                         key=lambda point: point.task_seconds)
-        # Where the longest tasks do not pay off beyond doubt (threads under the GIL sit at
-        # 1 within the noise), the median's crossings are noise: it never breaks even.
-        measured = None if not points else crossing(points, "speedup") \
-            if points[-1].low > 1 else math.inf
+        measured, low, high = measured_break_even(points) if points else (None, None, None)
         dispatched = figure(summary, Measure.DISPATCH, pattern)
         versus_threads = None
         if pattern.uses_processes and gil_threads is not None:
             versus_threads = break_even(costs, MAX_TASKS, rival=gil_threads)
         found.append(BreakEven(
             pattern.value, dispatched.probe.start_method if dispatched else None,
-            break_even(costs, MAX_TASKS), versus_threads, measured,
-            crossing(points, "high") if points else None,
-            crossing(points, "low") if points else None, costs, chunk))
+            break_even(costs, MAX_TASKS), versus_threads, measured, low, high, costs, chunk))
     return found
 
 
-def crossing(points: Sequence[SweepPoint], which: str) -> float:
-    """The task length where the sweep's speedup (or an end of its interval) reaches 1, read
-    between the two points either side on a log scale: the shortest length above which every
-    point is at least 1. 0 when all are; inf when the longest is still below 1.
+def measured_break_even(points: Sequence[SweepPoint]) -> tuple[float, float, float]:
+    """Where an executor's sweep crosses 1, and the 95 % interval of that crossing over the
+    points' bootstrap replicates, drawn point by point. Where the longest tasks do not pay off
+    beyond doubt (threads under the GIL sit at 1 within the noise) it never breaks even: a
+    crossing of the medians there is noise."""
+    lengths = [point.task_seconds for point in points]
+    crossings = [crossing(lengths, draw) for draw in
+                 zip(*(point.replicates for point in points), strict=True)]
+    # No interpolation between draws: some crossings are infinite (never).
+    low, high = (float(bound) for bound in
+                 np.quantile(crossings, [0.025, 0.975], method="inverted_cdf"))
+    if not points[-1].low > 1:
+        return math.inf, low, math.inf
+    return crossing(lengths, [point.speedup for point in points]), low, high
 
-    The upper end of the speedup interval crosses first, so it gives the earliest break-even,
-    and the lower end the latest."""
-    speedups = [getattr(point, which) for point in points]
+
+def crossing(lengths: Sequence[float], speedups: Sequence[float]) -> float:
+    """The task length (of `lengths`, ascending) where the speedups reach 1, read between the
+    two points either side on a log scale: the shortest length above which every point is at
+    least 1. 0 when all are; inf when the longest is still below 1."""
     if speedups[-1] < 1:
         return math.inf
     last_below = max((index for index, value in enumerate(speedups) if value < 1), default=None)
     if last_below is None:
         return 0.0
-    below, above = points[last_below], points[last_below + 1]
     low, high = speedups[last_below], speedups[last_below + 1]
     fraction = (1 - low) / (high - low)
-    return math.exp(math.log(below.task_seconds) + fraction *
-                    (math.log(above.task_seconds) - math.log(below.task_seconds)))
+    shorter, longer = math.log(lengths[last_below]), math.log(lengths[last_below + 1])
+    return math.exp(shorter + fraction * (longer - shorter))
 
 
 PRECISE = 1.5  # a measured break-even whose interval spans less than this factor is settled

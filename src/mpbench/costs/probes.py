@@ -97,7 +97,7 @@ PROFILES: dict[str, CostProfile] = {
 }
 DEFAULT_PROFILE = "default"
 MAX_TASKS = 1000  # the map whose break-even the model predicts, and the sweep's longest
-MIN_TASKS_PER_WORKER = 2
+MIN_TASKS_PER_WORKER = 1
 
 
 @dataclass(frozen=True)
