@@ -20,7 +20,7 @@ _WHAT = {
     Pattern.QUEUE: "Queue.put + get, between processes",
 }
 _PER = {Measure.STARTUP: "start", Measure.DISPATCH: "task", Measure.ROUND_TRIP: "round trip",
-        Measure.SHARED: "operation"}
+        Measure.SHARED: "operation", Measure.LOADED: "task"}
 _NAMES = {Pattern.POOL_MAP: "Pool.map", Pattern.POOL_ASYNC: "Pool.apply_async",
           Pattern.PROCESS_POOL: "ProcessPoolExecutor.map",
           Pattern.THREAD_POOL: "ThreadPoolExecutor.map", Pattern.THREADS: "threads"}
@@ -51,6 +51,8 @@ _TITLES = {
     Measure.DISPATCH: "Dispatch: what one trivial task costs beyond its work",
     Measure.ROUND_TRIP: "Round trip: a payload to a worker and back, pickling included",
     Measure.SHARED: "Shared state: one operation",
+    Measure.LOADED: "Hand-over under load: what one task costs beyond its work while its worker "
+                    "is busy (one worker, 300 µs tasks, paired with serial)",
 }
 
 
@@ -62,7 +64,8 @@ def figures_tables(summary: CostSummary) -> list[Table]:
         if not items:
             continue
         trips = measure == Measure.ROUND_TRIP
-        rate = [] if measure == Measure.STARTUP else ["payload rate" if trips else "per second"]
+        rate = [] if measure in (Measure.STARTUP, Measure.LOADED) else [
+            "payload rate" if trips else "per second"]
         rows = [[describe(item), str(item.probe.workers), item.probe.start_method or "",
                  format_seconds(item.seconds),
                  f"{format_seconds(item.low)}–{format_seconds(item.high)}",

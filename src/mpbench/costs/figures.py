@@ -4,6 +4,7 @@ the sweep shows. Pure functions of the file; nothing is measured here."""
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import math
 import statistics
@@ -14,7 +15,7 @@ import numpy as np
 
 from mpbench import estimates
 from mpbench.costs.model import ExecutorCosts, break_even, chunk_costs
-from mpbench.costs.probes import MAX_TASKS, CostProbe, Measure, Pattern
+from mpbench.costs.probes import MAX_TASKS, CostProbe, Measure, Pattern, sweep_tasks
 from mpbench.costs.store import CostResults
 from mpbench.estimates import FloatArray
 from mpbench.model import paired_baseline
@@ -33,7 +34,7 @@ class Figure:
     def per_second(self) -> float:
         """Operations per second (for a round trip: payload bytes per second)."""
         scale = self.probe.payload_bytes if self.probe.measure == Measure.ROUND_TRIP.value else 1
-        return scale / self.seconds
+        return scale / self.seconds if self.seconds > 0 else math.inf
 
 
 @dataclass(frozen=True, eq=False)
@@ -109,11 +110,16 @@ def summarize(results: CostResults) -> CostSummary:
         gil = gil and all(run.get_metadata().get("gil_enabled", "yes") == "yes" for run in runs)
         values = np.array([value for run in runs for value in run.values])
         visits = np.array([index for index, run in enumerate(runs) for _ in run.values])
-        if probe.measure == Measure.SWEEP.value:
+        if Measure(probe.measure).paired:
             baseline = [paired_baseline(run.get_metadata(), run.values) for run in runs]
             if any(item is None for item in baseline) or not len(values):
                 continue
             serial = np.array([value for item in baseline for value in item or ()])
+            if probe.measure == Measure.LOADED.value:  # beyond the work, pair by pair
+                beyond = (values - serial) / probe.operations
+                figures.append(Figure(probe, *estimates.median_estimate(beyond, visits,
+                                                                        probe.id)))
+                continue
             speedup = estimates.paired_speedup(serial, values, visits, probe.id)
             sweep.append(SweepPoint(probe, float(np.median(serial)) / probe.operations,
                                     *speedup, estimates.speedup_replicates(
@@ -163,6 +169,10 @@ def executor_costs(summary: CostSummary, pattern: Pattern) -> tuple[ExecutorCost
     if dispatched is None:
         return None
     process_cores = min(float(workers), summary.effective_cores)
+    # A task costs at least what the pipeline of trivial tasks shows, and at least what a
+    # busy worker sees.
+    loaded = figure(summary, Measure.LOADED, pattern)
+    per_task = max(dispatched.seconds, loaded.seconds if loaded else 0.0)
     if pattern == Pattern.THREADS:  # one thread per worker per call, then plain calls
         cores = 1.0 if summary.gil_enabled else process_cores
         return ExecutorCosts(workers * dispatched.seconds, 0.0, 0.0, cores), 1
@@ -173,9 +183,9 @@ def executor_costs(summary: CostSummary, pattern: Pattern) -> tuple[ExecutorCost
         chunked = figure(summary, Measure.DISPATCH, Pattern.POOL_MAP_CHUNKED, workers)
         if chunked is not None:
             chunk = default_chunk(chunked.probe.operations, workers)
-            per_chunk, per_task = chunk_costs(dispatched.seconds, chunked.seconds, chunk)
-            return ExecutorCosts(0.0, per_chunk, per_task, process_cores), chunk
-    return ExecutorCosts(0.0, dispatched.seconds, 0.0, process_cores), 1
+            per_chunk, per_item = chunk_costs(per_task, chunked.seconds, chunk)
+            return ExecutorCosts(0.0, per_chunk, per_item, process_cores), chunk
+    return ExecutorCosts(0.0, per_task, 0.0, process_cores), 1
 
 
 def default_chunk(tasks: int, workers: int) -> int:
@@ -240,20 +250,33 @@ def crossing(lengths: Sequence[float], speedups: Sequence[float]) -> float:
 
 
 PRECISE = 1.5  # a measured break-even whose interval spans less than this factor is settled
+NEAR = 1.2  # a sweep point this close to a crossing is measured again rather than another added
+REFINED_MAP_SECONDS = 0.1  # a point added at a crossing maps up to 1,000 tasks, as the model
 
 
-def unsettled_points(summary: CostSummary) -> list[CostProbe]:
-    """The sweep points either side of each measured break-even whose interval still spans
-    more than PRECISE: where more pairs narrow the crossing most."""
+def precision_probes(summary: CostSummary) -> list[CostProbe]:
+    """Where more pairs settle an unsettled break-even best: at each measured crossing whose
+    interval spans more than PRECISE, the sweep point there, or a new point at the crossing
+    (its spin turns scaled from the nearest point's measured length, its id rounded to two
+    digits, so repeated asks land on the same point)."""
     wanted = []
     for item in summary.break_evens:
         if item.measured_s is None or not 0 < item.measured_s < math.inf or (
                 item.measured_high_s is not None and item.measured_low_s
                 and item.measured_high_s / item.measured_low_s <= PRECISE):
             continue
-        points = sorted((point for point in summary.sweep if point.probe.pattern == item.executor),
-                        key=lambda point: point.task_seconds)
-        above = next(index for index, point in enumerate(points)
-                     if point.task_seconds >= item.measured_s)
-        wanted += [points[above - 1].probe, points[above].probe]
+        crossed = item.measured_s
+        points = [point for point in summary.sweep if point.probe.pattern == item.executor]
+        nearest = min(points, key=lambda point: abs(math.log(point.task_seconds / crossed)))
+        target = float(f"{crossed:.2g}")
+        existing = {point.probe.task_seconds: point.probe for point in points}
+        if abs(math.log(nearest.task_seconds / crossed)) < math.log(NEAR):
+            wanted.append(nearest.probe)
+        elif target in existing:
+            wanted.append(existing[target])
+        else:
+            turns = round(nearest.probe.task_iterations * crossed / nearest.task_seconds)
+            wanted.append(dataclasses.replace(
+                nearest.probe, task_seconds=target, task_iterations=max(1, turns),
+                operations=sweep_tasks(crossed, nearest.probe.workers, REFINED_MAP_SECONDS)))
     return wanted

@@ -12,7 +12,7 @@ from functools import partial
 from pathlib import Path
 from typing import Protocol
 
-from mpbench.costs.figures import summarize, unsettled_points
+from mpbench.costs.figures import precision_probes, summarize
 from mpbench.costs.probes import (
     EXECUTORS,
     PROFILES,
@@ -89,7 +89,7 @@ def worker_command(probe: CostProbe, round_index: int, options: CostOptions, out
                    ) -> list[str]:
     profile = options.cost_profile
     # A sweep's pool has run its map once already, to check the result: no warmup needed.
-    swept = probe.measure == Measure.SWEEP.value
+    swept = Measure(probe.measure).paired
     warmups, values = (0, profile.sweep_values) if swept else (profile.warmups, profile.values)
     return [sys.executable, "-m", "mpbench.costs._worker", "--worker",
             "--probe", probe.to_json(), "--round", str(round_index), "--hook", "mpbench",
@@ -99,8 +99,8 @@ def worker_command(probe: CostProbe, round_index: int, options: CostOptions, out
 
 def measure(results: CostResults, destination: Path, observer: CostsObserver,
             probe_machine: bool = True) -> CostResults:
-    """Every round of the plan, then rounds for precision at the sweep points either side of
-    each break-even not yet settled, while the profile's time lasts; the file is saved after
+    """Every round of the plan, then rounds for precision at each break-even not yet settled
+    (see figures.precision_probes), while the profile's time lasts; the file is saved after
     each probe, so on KeyboardInterrupt everything finished is kept."""
     options = results.options
     profile = options.cost_profile
@@ -109,10 +109,14 @@ def measure(results: CostResults, destination: Path, observer: CostsObserver,
         index = len(results.rounds)
         failed = {failure.probe.id for failure in results.failures}
         first_rounds = index < profile.rounds
-        todo = [probe for probe in results.plan if probe.id not in failed
-                and results.visits(probe.id) <= index] if first_rounds else [
-            probe for probe in unsettled_points(summarize(results))
-            if time.monotonic() + results.visit_seconds(probe.id) < ends]
+        if first_rounds:
+            todo = [probe for probe in results.plan if probe.id not in failed
+                    and results.visits(probe.id) <= index]
+        else:
+            todo = [probe for probe in precision_probes(summarize(results))
+                    if probe.id not in failed and time.monotonic() + _expected_seconds(
+                        results, probe) < ends]
+            results.plan += [probe for probe in todo if probe not in results.plan]
         if not todo:
             return results
         order = shuffled(todo, options.seed, index)
@@ -122,6 +126,18 @@ def measure(results: CostResults, destination: Path, observer: CostsObserver,
         observer.round_started(record, precision=not first_rounds)
         for probe in order:
             _visit(results, probe, index, destination, observer)
+
+
+def _expected_seconds(results: CostResults, probe: CostProbe) -> float:
+    """How long a visit of `probe` should take: its last visit's, or for a new sweep point,
+    a sweep visit's with its maps scaled to its work."""
+    if results.visits(probe.id):
+        return results.visit_seconds(probe.id)
+    swept = [other for other in results.plan if other.measure == probe.measure
+             and other.pattern == probe.pattern and results.visits(other.id)]
+    work = probe.operations * probe.task_seconds
+    like = min(swept, key=lambda other: abs(other.operations * other.task_seconds - work))
+    return results.visit_seconds(like.id) * max(1.0, work / (like.operations * like.task_seconds))
 
 
 def _visit(results: CostResults, probe: CostProbe, round_index: int, destination: Path,

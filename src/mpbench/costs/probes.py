@@ -26,7 +26,16 @@ class Measure(enum.Enum):
     DISPATCH = "dispatch"  # one trivial task handed over and its result returned
     ROUND_TRIP = "round_trip"  # a payload sent to a worker and back, pickling included
     SHARED = "shared"  # one use of shared state between processes
+    # one task's cost beyond its work while its worker is busy: a map of spin tasks on one
+    # worker, paired with the same map run serially (trivial tasks flow through a pipeline
+    # that busy workers never see, see README)
+    LOADED = "loaded"
     SWEEP = "sweep"  # a map of spin tasks of one length, paired with the same map run serially
+
+    @property
+    def paired(self) -> bool:
+        """Timed as maps of spin tasks paired with the same maps run serially."""
+        return self in (Measure.LOADED, Measure.SWEEP)
 
 
 class Pattern(enum.Enum):
@@ -61,6 +70,8 @@ EXECUTORS: dict[str, tuple[Pattern, ...]] = {
 }
 STARTED = (Pattern.POOL, Pattern.PROCESS_POOL, Pattern.THREAD_POOL)  # executors with a start-up
 SWEPT = (Pattern.POOL_MAP, Pattern.POOL_ASYNC, Pattern.PROCESS_POOL, Pattern.THREADS)
+LOADED_TASK_S = 3e-4  # long enough to keep a worker busy, short enough for many hand-overs
+LOADED_TASKS = 200
 PAYLOAD_KINDS = ("bytes", "numpy")
 
 
@@ -87,8 +98,8 @@ PROFILES: dict[str, CostProfile] = {
                     sweep_map_seconds=0.01, max_seconds=15.0,
                     summary="every measurement once, briefly, and a 4-point sweep: checks that "
                             "everything runs (about 20 s)"),
-        CostProfile("default", rounds=2, values=2, warmups=1, sweep_values=3,
-                    task_seconds=(1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 1e-1),
+        CostProfile("default", rounds=2, values=2, warmups=1, sweep_values=2,
+                    task_seconds=(1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-1),
                     payload_bytes=(100, 10 << 10, 1 << 20, 64 << 20), sweep_map_seconds=0.04,
                     max_seconds=85.0,
                     summary="2 rounds, a sweep from 10 µs to 100 ms, then more pairs where "
@@ -207,7 +218,7 @@ def sweep_tasks(task_seconds: float, workers: int, map_seconds: float) -> int:
 
 # Operations per timed value, for a value of some milliseconds at the costs seen here.
 _OPERATIONS = {Pattern.POOL_MAP: 1000, Pattern.POOL_MAP_CHUNKED: 1000, Pattern.POOL_ASYNC: 1000,
-               Pattern.PROCESS_POOL: 1000, Pattern.THREAD_POOL: 1000, Pattern.THREADS: 100,
+               Pattern.PROCESS_POOL: 400, Pattern.THREAD_POOL: 1000, Pattern.THREADS: 100,
                Pattern.VALUE_LOCK: 20_000, Pattern.MANAGER_LIST: 500,
                Pattern.MANAGER_DICT: 500, Pattern.QUEUE: 2000}
 ROUND_TRIP_BYTES_PER_VALUE = 4 << 20
@@ -243,6 +254,9 @@ def plan(profile: CostProfile, usable_cpus: int, executors: Sequence[str],
                          _OPERATIONS[Pattern.VALUE_LOCK]) for workers in range(1, usable_cpus + 1)]
     probes += [CostProbe(Measure.SHARED.value, pattern.value, 1, method, _OPERATIONS[pattern])
                for pattern in (Pattern.MANAGER_LIST, Pattern.MANAGER_DICT, Pattern.QUEUE)]
+    probes += [CostProbe(Measure.LOADED.value, pattern.value, 1, method, LOADED_TASKS, 0, "",
+                         max(1, round(LOADED_TASK_S * spin_per_second)), LOADED_TASK_S)
+               for pattern in SWEPT if pattern in patterns and pattern.uses_processes]
     for pattern in (p for p in SWEPT if p in patterns):
         for seconds in profile.task_seconds:
             probes.append(CostProbe(

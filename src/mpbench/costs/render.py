@@ -19,7 +19,7 @@ from mpbench.model import RoundRecord
 from mpbench.views import LiveView, describe_state, printable, render_table
 
 _UNITS = {Measure.STARTUP: "start", Measure.DISPATCH: "task", Measure.ROUND_TRIP: "round trip",
-          Measure.SHARED: "operation"}
+          Measure.SHARED: "operation", Measure.LOADED: "task"}
 
 
 def _number(value: float | None) -> float | None:
@@ -31,7 +31,7 @@ def _note(value: float | None, longest: float | None) -> str | None:
     if value is None:
         return "not swept"
     if value == math.inf:
-        return "never" if longest is None else f"not reached by tasks of {longest:g} s"
+        return "never" if longest is None else f"not reached by tasks of {longest:.2g} s"
     return "at or below the shortest tasks swept" if value == 0 else None
 
 
@@ -51,7 +51,7 @@ def to_records(summary: CostSummary) -> dict[str, Any]:
             "payload_kind": item.probe.payload_kind or None,
             "value": item.seconds, "low": item.low, "high": item.high, "unit": "s",
             "per": _UNITS[Measure(item.probe.measure)],
-            "rate": item.per_second,
+            "rate": _number(item.per_second),
             "rate_unit": "B/s" if item.probe.measure == Measure.ROUND_TRIP.value else "1/s",
         } for item in summary.figures],
         "sweep": [{
@@ -112,7 +112,7 @@ class CostsView(LiveView):
             total = self.progress.tasks[0].total or 0
             self.progress.update(self.task, total=total + record.visits)
             self.console.print(f"round {record.index + 1}, for precision: {record.visits} "
-                               "sweep points either side of a break-even", style="dim",
+                               "sweep points at a break-even", style="dim",
                                soft_wrap=True)
             return
         self.console.print(f"round {record.index + 1}: {record.visits} probes; "

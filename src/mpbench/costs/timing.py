@@ -238,7 +238,7 @@ def measure(runner: Any, probe: CostProbe, round_index: int) -> None:
         "free_threaded": "yes" if free_threaded_build() else "no",
         "gil_enabled": "yes" if gil_enabled() else "no",
     }
-    if probe.measure == Measure.SWEEP.value:
+    if Measure(probe.measure).paired:
         with sweep(probe) as (paired, executor, tasks):
             runner.bench_time_func(probe.id, paired, executor, tasks, metadata=metadata)
             end_if_held_up(EXIT_GRACE_SECONDS)
