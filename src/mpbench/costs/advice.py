@@ -34,6 +34,8 @@ def describe(item: Figure) -> str:
         return f"{format_bytes(probe.payload_bytes)} of {probe.payload_kind}"
     if probe.pattern == Pattern.VALUE_LOCK.value:
         return f"{_WHAT[Pattern.VALUE_LOCK]}, {probe.workers} contending"
+    if probe.measure == Measure.LOADED.value:
+        return f"{_WHAT[Pattern(probe.pattern)]}, busy worker"
     return _WHAT[Pattern(probe.pattern)]
 
 

@@ -61,16 +61,18 @@ def startup_figure(summary: costs.CostSummary, title: str = "Start-up against wo
 
 def dispatch_figure(summary: costs.CostSummary, title: str = "Dispatch cost per task"
                     ) -> Figure:
-    """What one trivial task costs beyond its work on each executor: a bar each with its 95 %
-    interval (log scale: a thread pool's µs beside a process started per task)."""
-    items = _of(summary, Measure.DISPATCH)
+    """What one trivial task costs beyond its work on each executor, and what one costs while
+    its worker is busy: a bar each with its 95 % interval (log scale: a thread pool's µs
+    beside a process started per task)."""
+    items = [*_of(summary, Measure.DISPATCH),
+             *(item for item in _of(summary, Measure.LOADED) if item.seconds > 0)]
     figure = Figure(figsize=(FIGURE_SIZE[0], max(3.0, BAR_INCHES * len(items) + 1.6)),
                     layout="constrained")
     axes = figure.subplots()
-    for processes, colour, label in ((True, PALETTE[0], "processes"),
-                                     (False, PALETTE[1], "threads")):
-        rows = [row for row, item in enumerate(items)
-                if Pattern(item.probe.pattern).uses_processes == processes]
+    for kind, colour, label in ((Pattern.POOL, PALETTE[0], "processes"),
+                                (Pattern.THREADS, PALETTE[1], "threads"),
+                                (Measure.LOADED, PALETTE[2], "processes, busy worker")):
+        rows = [row for row, item in enumerate(items) if _bar_kind(item) == kind]
         if rows:
             mine = [items[row] for row in rows]
             bars = axes.barh(rows, [item.seconds for item in mine], xerr=_whiskers(mine),
@@ -162,6 +164,13 @@ def _mark_break_even(axes: Axes, summary: costs.CostSummary, pattern: Pattern, c
     for seconds, style in ((found.predicted_s, "--"), (found.measured_s, "-")):
         if seconds is not None and min(span) / 3 <= seconds <= max(span) * 3:
             axes.axvline(seconds, color=colour, linestyle=style, linewidth=1.2)
+
+
+def _bar_kind(item: costs.Figure) -> Pattern | Measure:
+    """A dispatch bar's colour: a busy worker's figure, else processes or threads."""
+    if item.probe.measure == Measure.LOADED.value:
+        return Measure.LOADED
+    return Pattern.POOL if Pattern(item.probe.pattern).uses_processes else Pattern.THREADS
 
 
 def _of(summary: costs.CostSummary, measure: Measure) -> list[costs.Figure]:
