@@ -160,3 +160,27 @@ def _strays(tmp_path: Path) -> list[str]:
                 str(tmp_path) in line or line == "sleep 3118"):
             found.append(line)
     return found
+
+
+@pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGHUP, 129)])
+def test_interrupted_costs_keep_every_probe_finished(tmp_path: Path, signum: int,
+                                                     code: int) -> None:
+    from mpbench.costs import store
+
+    output = tmp_path / "costs.json"
+    before = live_children()
+    process = subprocess.Popen([sys.executable, "-m", "mpbench", "costs", "--profile", "smoke",
+                                "-o", str(output)], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while measured(output) < 3 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert measured(output) >= 3, "the costs run never saved three probes"
+    process.send_signal(signum)
+    _, err = process.communicate(timeout=30)
+    assert process.returncode == code
+    assert f"interrupted: what was measured is in {output}" in err
+    assert_no_process_left(before)
+    assert [p.name for p in tmp_path.iterdir()] == ["costs.json"]
+    results = store.read(output)
+    assert 3 <= len(results.benchmarks) < len(results.plan)
