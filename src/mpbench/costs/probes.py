@@ -84,6 +84,7 @@ class CostProfile:
     values: int
     warmups: int
     sweep_values: int  # pairs per sweep visit (no warmup: the pool has run its map already)
+    startup_each_count: bool  # start-up for w = 1 … usable CPUs; False: with all of them only
     task_seconds: tuple[float, ...]  # the sweep's task lengths (aimed at; measured as run)
     payload_bytes: tuple[int, ...]
     sweep_map_seconds: float  # a sweep map's serial time aimed at, within its task counts
@@ -94,11 +95,13 @@ class CostProfile:
 PROFILES: dict[str, CostProfile] = {
     profile.name: profile for profile in (
         CostProfile("smoke", rounds=1, values=2, warmups=0, sweep_values=2,
-                    task_seconds=(1e-5, 1e-4, 1e-3, 1e-2), payload_bytes=(100, 1 << 20),
-                    sweep_map_seconds=0.01, max_seconds=15.0,
-                    summary="every measurement once, briefly, and a 4-point sweep: checks that "
-                            "everything runs (about 20 s)"),
+                    startup_each_count=False, task_seconds=(1e-4, 1e-2),
+                    payload_bytes=(100, 1 << 20), sweep_map_seconds=0.01, max_seconds=15.0,
+                    summary="every measurement once, briefly, start-up with all the workers only, "
+                            "and a 2-point sweep: checks that everything runs (under 20 s on 2 "
+                            "cores)"),
         CostProfile("default", rounds=2, values=2, warmups=1, sweep_values=2,
+                    startup_each_count=True,
                     task_seconds=(1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-1),
                     payload_bytes=(100, 10 << 10, 1 << 20, 64 << 20), sweep_map_seconds=0.04,
                     max_seconds=85.0,
@@ -234,10 +237,11 @@ def plan(profile: CostProfile, usable_cpus: int, executors: Sequence[str],
     patterns = list(dict.fromkeys(p for name in executors for p in EXECUTORS[name]))
     method = start_methods[0]
     probes: list[CostProbe] = []
+    counts = range(1, usable_cpus + 1) if profile.startup_each_count else [usable_cpus]
     for pattern in (p for p in STARTED if p in patterns):
         methods: Sequence[str | None] = start_methods if pattern.uses_processes else [None]
         probes += [CostProbe(Measure.STARTUP.value, pattern.value, workers, start, 1)
-                   for start in methods for workers in range(1, usable_cpus + 1)]
+                   for start in methods for workers in counts]
     for pattern in (p for p in Pattern if p in patterns and p in _OPERATIONS):
         probes.append(CostProbe(Measure.DISPATCH.value, pattern.value, usable_cpus,
                                 method if pattern.uses_processes else None,
