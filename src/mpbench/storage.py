@@ -83,22 +83,11 @@ class Results:
 
     def visit_seconds(self, scenario_id: str) -> float:
         """How long the scenario's latest visit took, processes and imports included."""
-        for bench in self.benchmarks:
-            if bench.get_name() == scenario_id:
-                wall = bench.get_runs()[-1].get_metadata().get("visit_wall_s")
-                return float(wall) if isinstance(wall, int | float) else 0.0
-        return 0.0
+        return last_visit_seconds(self.benchmarks, scenario_id)
 
     def add_visit(self, visit: pyperf.Benchmark) -> None:
-        """Add a visit's run to its scenario's benchmark (the first visit is the benchmark);
-        benchmarks stay in plan order, whatever order the rounds visit them in."""
-        for bench in self.benchmarks:
-            if bench.get_name() == visit.get_name():
-                bench.add_runs(visit)
-                return
-        self.benchmarks.append(visit)
-        position = {scenario.id: index for index, scenario in enumerate(self.plan)}
-        self.benchmarks.sort(key=lambda bench: position.get(bench.get_name(), len(position)))
+        """Add a visit's run to its scenario's benchmark, in plan order (see add_run)."""
+        add_run(self.benchmarks, visit, [scenario.id for scenario in self.plan])
 
     def fail(self, failure: Failure) -> None:
         """Record a failed scenario; what its earlier visits measured no longer counts."""
@@ -110,6 +99,28 @@ class Results:
         """Planned scenarios that still lack some of their first rounds' visits."""
         failed = {failure.scenario.id for failure in self.failures}
         return unfinished(self.plan, self.visit_counts(), failed, self.options.profile.rounds)
+
+
+def add_run(benchmarks: list[pyperf.Benchmark], visit: pyperf.Benchmark,
+            planned: Sequence[str]) -> None:
+    """Add a visit's run to its benchmark in `benchmarks` (the first visit is the benchmark),
+    which stay in the order of the `planned` ids, whatever order the rounds visit them in."""
+    for bench in benchmarks:
+        if bench.get_name() == visit.get_name():
+            bench.add_runs(visit)
+            return
+    benchmarks.append(visit)
+    position = {name: index for index, name in enumerate(planned)}
+    benchmarks.sort(key=lambda bench: position.get(bench.get_name(), len(position)))
+
+
+def last_visit_seconds(benchmarks: Sequence[pyperf.Benchmark], name: str) -> float:
+    """How long the latest visit of benchmark `name` took, its process included; 0 if none."""
+    for bench in benchmarks:
+        if bench.get_name() == name:
+            wall = bench.get_runs()[-1].get_metadata().get("visit_wall_s")
+            return float(wall) if isinstance(wall, int | float) else 0.0
+    return 0.0
 
 
 def utc_stamp(now: dt.datetime | None = None) -> str:

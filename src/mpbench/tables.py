@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
+import pyperf
 
 from mpbench.estimates import WIDE
 from mpbench.frame import CONTENDED_LOAD, SLOWED, same_series
@@ -150,7 +151,7 @@ def machines_table(all_results: Sequence[Results]) -> Table:
         ("interpreters timed", describe_interpreters),
         ("BLAS (default threads)", lambda r: r.machine.blas),
         ("platform", lambda r: r.machine.platform),
-        ("measured", lambda r: _dates(r)),
+        ("measured", lambda r: measured_dates(r.benchmarks)),
         ("commit", lambda r: r.machine.git_commit or "not in a git checkout"),
         ("profile", lambda r: r.options.matrix.profile),
         ("rounds", lambda r: f"{len(r.rounds)} (seed {r.options.seed})"),
@@ -177,8 +178,9 @@ def machine_states(rounds: list[RoundRecord]) -> str:
     return "; ".join(parts)
 
 
-def _dates(results: Results) -> str:
-    dates = sorted(str(run.get_metadata().get("date", ""))[:16] for bench in results.benchmarks
+def measured_dates(benchmarks: Sequence[pyperf.Benchmark]) -> str:
+    """`2026-11-01 12:00`, or `… to …` when the visits span more than a minute."""
+    dates = sorted(str(run.get_metadata().get("date", ""))[:16] for bench in benchmarks
                    for run in bench.get_runs())
     dates = [date for date in dates if date]
     if not dates:

@@ -25,6 +25,8 @@ from mpbench.storage import (
     FORMAT_VERSION,
     RESULTS_DIR,
     SECTION,
+    add_run,
+    last_visit_seconds,
     read_json,
     utc_stamp,
     write_atomically,
@@ -112,13 +114,7 @@ class CostResults:
 
     def add_visit(self, visit: pyperf.Benchmark) -> None:
         """A visit's run joins its probe's benchmark; benchmarks stay in plan order."""
-        for bench in self.benchmarks:
-            if bench.get_name() == visit.get_name():
-                bench.add_runs(visit)
-                return
-        self.benchmarks.append(visit)
-        position = {probe.id: index for index, probe in enumerate(self.plan)}
-        self.benchmarks.sort(key=lambda bench: position.get(bench.get_name(), len(position)))
+        add_run(self.benchmarks, visit, [probe.id for probe in self.plan])
 
     def fail(self, failure: CostFailure) -> None:
         self.benchmarks = [bench for bench in self.benchmarks
@@ -127,9 +123,7 @@ class CostResults:
 
     def visit_seconds(self, probe_id: str) -> float:
         """How long the probe's latest visit took, its process included."""
-        bench = next(bench for bench in self.benchmarks if bench.get_name() == probe_id)
-        wall = bench.get_runs()[-1].get_metadata().get("visit_wall_s")
-        return float(wall) if isinstance(wall, int | float) else 0.0
+        return last_visit_seconds(self.benchmarks, probe_id)
 
     def visits(self, probe_id: str) -> int:
         return next((bench.get_nrun() for bench in self.benchmarks

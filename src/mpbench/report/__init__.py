@@ -36,6 +36,7 @@ from mpbench.tables import (
     gil_table,
     machine_states,
     machines_table,
+    measured_dates,
     serial_cost_sentences,
     several_interpreters,
     side_by_side_table,
@@ -222,7 +223,7 @@ def _costs_machine_table(results: CostResults, label: str) -> Table:
         ("GIL", "enabled" if machine.gil_enabled else "disabled"),
         ("BLAS (default threads)", machine.blas),
         ("platform", machine.platform),
-        ("measured", _dates(results)),
+        ("measured", measured_dates(results.benchmarks)),
         ("commit", machine.git_commit or "not in a git checkout"),
         ("profile", options.profile),
         ("executors", ", ".join(options.executors)),
@@ -233,16 +234,6 @@ def _costs_machine_table(results: CostResults, label: str) -> Table:
     ]
     return Table("Facts recorded with the costs file", ["", label],
                  [[fact, value] for fact, value in facts], text_columns=2)
-
-
-def _dates(results: CostResults) -> str:
-    """`2026-11-01 12:00`, or `… to …` when the visits span more than a minute."""
-    dates = sorted(str(run.get_metadata().get("date", ""))[:16] for bench in results.benchmarks
-                   for run in bench.get_runs())
-    dates = [date for date in dates if date]
-    if not dates:
-        return "unknown"
-    return dates[0] if dates[0] == dates[-1] else f"{dates[0]} to {dates[-1]}"
 
 
 def _with_probe_failures(failures: Table, all_costs: Sequence[CostResults],
