@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pyperf
 import pytest
 
 import mpbench
@@ -340,6 +341,8 @@ def test_costs_json_from_a_saved_file(capsys: pytest.CaptureFixture[str]) -> Non
                             "default\n"),
     (["--timeout", "-1"], "error: argument --timeout: expected a number of seconds above 0"),
     (["-o", "costs.txt"], "error: --output costs.txt: a costs file name must end in .json\n"),
+    (["-o", str(GOLDEN)], f"error: --output {GOLDEN} already exists; costs files are never "
+                          "overwritten, so choose a new name\n"),
     ([str(GOLDEN), "--profile", "smoke"], "error: --profile: FILE shows a saved costs file, "
                                           "which measures nothing; drop FILE to measure\n"),
     (["no-such-file.json"], "error: no-such-file.json does not exist\n"),
@@ -378,3 +381,25 @@ def test_a_smoke_costs_run_measures_every_figure(tmp_path: Path,
     assert records["file"] == str(output) and records["failures"] == []
     assert len(mpbench.load(output)) > 0
     assert_no_process_left(before)
+
+
+def test_a_file_of_single_values_still_gives_json(tmp_path: Path,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    """One value a probe (an interrupted smoke run): figures without an interval, and sweep
+    points left out of the crossings, never NaN in the JSON or a traceback."""
+    results = store.read(GOLDEN)
+    singles = []
+    for bench in results.benchmarks:
+        run = bench.get_runs()[0]  # one visit, of one value
+        metadata = run.get_metadata()
+        if "baseline_values" in metadata:
+            metadata["baseline_values"] = metadata["baseline_values"].split()[0]
+        singles.append(pyperf.Benchmark([pyperf.Run(run.values[:1], metadata=metadata,
+                                                    collect_metadata=False)]))
+    results.benchmarks = singles
+    path = store.save(results, tmp_path / "single.json", replace=False)
+    code, out, err = run_cli(capsys, "costs", "--format", "json", str(path))
+    assert (code, err) == (1, "")
+    records = json.loads(out)
+    assert all(figure["low"] is None for figure in records["figures"])
+    assert {item["break_even_s_measured"] for item in records["break_even"]} == {None}

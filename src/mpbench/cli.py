@@ -280,7 +280,7 @@ def build_parser() -> argparse.ArgumentParser:
                             "stderr)")
     measuring = costs.add_argument_group("what to measure (not with FILE)")
     measuring.add_argument("--profile", metavar="NAME",
-                           help="default (about 90 s on 2 cores) or smoke (about 20 s)")
+                           help="default (about 87 s on 2 cores) or smoke (about 16 s)")
     measuring.add_argument("--executors", metavar="LIST",
                            help="comma-separated, from: " + ", ".join(COST_EXECUTORS))
     measuring.add_argument("--start-method", metavar="LIST",
@@ -683,6 +683,9 @@ def _measure_costs(args: argparse.Namespace, console: Console) -> CostResults:
         raise UsageError(f"--payload-sizes: {exc}") from None
     if args.output is not None and not args.output.name.endswith(".json"):
         raise UsageError(f"--output {args.output}: a costs file name must end in .json")
+    if args.output is not None and args.output.exists():
+        raise UsageError(f"--output {args.output} already exists; costs files are never "
+                         "overwritten, so choose a new name")
     request = measure.CostsRequest(
         profile=args.profile or "default",
         executors=None if args.executors is None else tuple(

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from mpbench.costs.probes import Measure
 from mpbench.errors import ResultsFileError
 from mpbench.model import BASELINE_FIRST, Scaling, paired_baseline, work
 from mpbench.storage import Results, is_costs_file, read
@@ -114,7 +115,7 @@ def _cost_rows(results: CostResults) -> Iterable[dict[str, Any]]:
     probes = {probe.id: probe for probe in results.plan}
     for bench in results.benchmarks:
         probe = probes[bench.get_name()]
-        swept = probe.measure == "sweep"
+        spun = Measure(probe.measure).paired  # maps of spin tasks
         for process, run in enumerate(r for r in bench.get_runs() if r.values):
             metadata = run.get_metadata()
             other_load = _number(metadata, "other_load", float)
@@ -126,7 +127,7 @@ def _cost_rows(results: CostResults) -> Iterable[dict[str, Any]]:
                     "file": str(results.path), "machine": results.machine.name,
                     "python": interpreter.version, "interpreter": interpreter.tag,
                     "free_threaded": metadata.get("free_threaded") == "yes",
-                    "scenario": probe.id, "kernel": "spin" if swept else None,
+                    "scenario": probe.id, "kernel": "spin" if spun else None,
                     "executor": probe.pattern, "start_method": probe.start_method,
                     "workers": probe.workers, "scaling": Scaling.STRONG.value, "work": 1,
                     "size": probe.task_iterations * probe.operations, "tasks": probe.operations,
@@ -140,7 +141,7 @@ def _cost_rows(results: CostResults) -> Iterable[dict[str, Any]]:
                     "process": process, "round": _number(metadata, "round", int),
                     "sample": sample, "value": value, "baseline_s": baseline[sample],
                     "baseline_first": None if baseline[sample] is None or first not in (0, 1)
-                    else bool((first + sample) % 2 == 0),
+                    else bool((first + sample) % 2 == 1),
                     "startup_s": None, "other_load": other_load,
                     "contended": other_load is not None and other_load >= CONTENDED_LOAD,
                     "reference_ms": _number(metadata, "reference_ms", float),
@@ -198,7 +199,7 @@ def _rows(results: Results) -> Iterable[dict[str, Any]]:
                     "value": value,
                     "baseline_s": baseline[sample],
                     "baseline_first": None if baseline[sample] is None or first not in (0, 1)
-                    else bool((first + sample) % 2 == 0),
+                    else bool((first + sample) % 2 == 1),
                     "startup_s": _number(metadata, "startup_s", float),
                     "other_load": other_load,
                     "contended": other_load is not None and other_load >= CONTENDED_LOAD,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 from mpbench.costs.figures import BreakEven, CoresSource, CostSummary, Figure, figure
@@ -41,10 +42,13 @@ def describe(item: Figure) -> str:
 
 def format_rate(per_second: float, bytes_: bool) -> str:
     """`1.2 M/s`, `350 MB/s`: three significant digits."""
+    if not math.isfinite(per_second):
+        return "n/a"
     for unit, scale in (("G", 1e9), ("M", 1e6), ("k", 1e3), ("", 1.0)):
         if per_second >= scale or not unit:
             rate = f"{per_second / scale:#.3g}".rstrip(".")
-            return f"{rate} {unit}B/s" if bytes_ else f"{rate} {unit}/s".replace("  ", " ")
+            return f"{rate} {unit}B/s" if bytes_ else f"{rate} {unit}/s" if unit else \
+                f"{rate}/s"
     raise AssertionError("unreachable")
 
 
@@ -159,11 +163,17 @@ def _pool_sentences(summary: CostSummary) -> list[str]:
                      f"{chunk} tasks" if chunk is not None else
                      f"; below that, chunks do not help: each task still costs "
                      f"{format_seconds(item.costs.per_task_s)}")
-        by_workers = {count: item.costs for count in range(2, workers + 1)}
-        best = workers_worth_it(by_workers, MAX_TASKS, EXAMPLE_TASK_S, {})
+        started = Pattern.PROCESS_POOL if pattern == Pattern.PROCESS_POOL else Pattern.POOL
+        startup = {count: found.seconds for count in range(1, workers + 1)
+                   if (found := figure(summary, Measure.STARTUP, started, count,
+                                       item.start_method))}
+        by_workers = {count: dataclasses.replace(
+            item.costs, cores=min(float(count), summary.effective_cores))
+            for count in range(1, workers + 1)}
+        best = workers_worth_it(by_workers, MAX_TASKS, EXAMPLE_TASK_S, startup)
         said.append(f"{text}. For {MAX_TASKS:,} tasks of {format_seconds(EXAMPLE_TASK_S)}, "
-                    f"{best} worker{'s are' if best > 1 else ' is'} worth it"
-                    f"{' (serial is as fast)' if best == 1 else ''}.")
+                    f"start-up included, {best} worker{'s are' if best > 1 else ' is'} worth "
+                    f"it{' (serial is as fast)' if best == 1 else ''}.")
     return said
 
 
@@ -185,8 +195,9 @@ def _thread_sentences(summary: CostSummary) -> list[str]:
     if item is None:
         return []
     if summary.gil_enabled:
-        agreed = "and the sweep agrees" if item.measured_s == math.inf else \
-            f"though the sweep crossed at {_break_even_text(item.measured_s)}"
+        agreed = ("and the sweep agrees" if item.measured_s == math.inf else
+                  "though threads were not swept" if item.measured_s is None else
+                  f"though the sweep crossed at {_break_even_text(item.measured_s)}")
         return [f"Threads never pay off for pure-Python work on this GIL build: the model says "
                 f"so, {agreed}; use processes, or a free-threaded Python."]
     return [f"Threads pay off for tasks longer than about {format_seconds(item.predicted_s)} "

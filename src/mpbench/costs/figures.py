@@ -207,6 +207,9 @@ def break_evens(summary: CostSummary) -> list[BreakEven]:
         costs, chunk = fitted
         points = sorted((point for point in summary.sweep if point.probe.pattern == pattern.value),
                         key=lambda point: point.task_seconds)
+        # a point of one value has no interval, and no place in a crossing's
+        points = [point for point in points if math.isfinite(point.low)
+                  and math.isfinite(point.high) and np.isfinite(point.replicates).all()]
         measured, low, high = measured_break_even(points) if points else (None, None, None)
         dispatched = figure(summary, Measure.DISPATCH, pattern)
         versus_threads = None
@@ -218,7 +221,8 @@ def break_evens(summary: CostSummary) -> list[BreakEven]:
     return found
 
 
-def measured_break_even(points: Sequence[SweepPoint]) -> tuple[float, float, float]:
+def measured_break_even(points: Sequence[SweepPoint]
+                        ) -> tuple[float, float | None, float | None]:
     """Where an executor's sweep crosses 1, and the 95 % interval of that crossing over the
     points' bootstrap replicates, drawn point by point. Where the longest tasks do not pay off
     beyond doubt (threads under the GIL sit at 1 within the noise) it never breaks even: a
@@ -230,7 +234,7 @@ def measured_break_even(points: Sequence[SweepPoint]) -> tuple[float, float, flo
     low, high = (float(bound) for bound in
                  np.quantile(crossings, [0.025, 0.975], method="inverted_cdf"))
     if not points[-1].low > 1:
-        return math.inf, low, math.inf
+        return math.inf, None, None
     return crossing(lengths, [point.speedup for point in points]), low, high
 
 

@@ -113,10 +113,14 @@ def measure(results: CostResults, destination: Path, observer: CostsObserver,
             todo = [probe for probe in results.plan if probe.id not in failed
                     and results.visits(probe.id) <= index]
         else:
-            todo = [probe for probe in precision_probes(summarize(results))
-                    if probe.id not in failed and time.monotonic() + _expected_seconds(
-                        results, probe) < ends]
-            results.plan += [probe for probe in todo if probe not in results.plan]
+            todo, ending = [], time.monotonic()
+            for probe in precision_probes(summarize(results)):
+                expected = _expected_seconds(results, probe)
+                if probe.id not in failed and ending + expected < ends:
+                    todo.append(probe)
+                    ending += expected
+            planned = {probe.id for probe in results.plan}
+            results.plan += [probe for probe in todo if probe.id not in planned]
         if not todo:
             return results
         order = shuffled(todo, options.seed, index)

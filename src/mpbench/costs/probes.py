@@ -3,8 +3,8 @@
 Every probe is timed by pyperf in a process of its own, like a scenario of `run`; its values are
 seconds per operation (pyperf's inner loops), where an operation is what the probe's `measure`
 says: starting an executor, handing over one task, one round trip of a payload, one use of
-shared state, or, for the sweep, one map of `operations` spin tasks paired with the same map run
-serially.
+shared state, or, for a busy worker's hand-over and for the sweep, one map of `operations` spin
+tasks paired with the same map run serially.
 """
 
 from __future__ import annotations
@@ -98,7 +98,7 @@ PROFILES: dict[str, CostProfile] = {
                     startup_each_count=False, task_seconds=(1e-4, 1e-2),
                     payload_bytes=(100, 1 << 20), sweep_map_seconds=0.01, max_seconds=15.0,
                     summary="every measurement once, briefly, start-up with all the workers only, "
-                            "and a 2-point sweep: checks that everything runs (under 20 s on 2 "
+                            "and a 2-point sweep: checks that everything runs (about 16 s on 2 "
                             "cores)"),
         CostProfile("default", rounds=2, values=2, warmups=1, sweep_values=2,
                     startup_each_count=True,
@@ -106,7 +106,8 @@ PROFILES: dict[str, CostProfile] = {
                     payload_bytes=(100, 10 << 10, 1 << 20, 64 << 20), sweep_map_seconds=0.04,
                     max_seconds=85.0,
                     summary="2 rounds, a sweep from 10 µs to 100 ms, then more pairs where "
-                            "break-even is unsettled, 85 s in all (about 90 s on 2 cores)"),
+                            "break-even is unsettled, 85 s from the first probe (about 87 s in "
+                            "all on 2 cores)"),
     )
 }
 DEFAULT_PROFILE = "default"
@@ -243,9 +244,11 @@ def plan(profile: CostProfile, usable_cpus: int, executors: Sequence[str],
         probes += [CostProbe(Measure.STARTUP.value, pattern.value, workers, start, 1)
                    for start in methods for workers in counts]
     for pattern in (p for p in Pattern if p in patterns and p in _OPERATIONS):
+        operations = _OPERATIONS[pattern]
+        if pattern == Pattern.THREADS:  # whole calls of one thread per worker
+            operations = usable_cpus * max(1, operations // usable_cpus)
         probes.append(CostProbe(Measure.DISPATCH.value, pattern.value, usable_cpus,
-                                method if pattern.uses_processes else None,
-                                _OPERATIONS[pattern]))
+                                method if pattern.uses_processes else None, operations))
     if Pattern.PROCESS in patterns:
         probes += [CostProbe(Measure.DISPATCH.value, Pattern.PROCESS.value, 1, start,
                              20 if start == "fork" else 1) for start in start_methods]

@@ -13,7 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from mpbench.costs.advice import break_even_table, figures_tables, sentences
 from mpbench.costs.figures import CostSummary
-from mpbench.costs.probes import CostProbe, Measure
+from mpbench.costs.probes import MAX_TASKS, CostProbe, Measure
 from mpbench.costs.store import CostResults
 from mpbench.model import RoundRecord
 from mpbench.views import LiveView, describe_state, printable, render_table
@@ -49,7 +49,8 @@ def to_records(summary: CostSummary) -> dict[str, Any]:
             "start_method": item.probe.start_method, "workers": item.probe.workers,
             "payload_bytes": item.probe.payload_bytes or None,
             "payload_kind": item.probe.payload_kind or None,
-            "value": item.seconds, "low": item.low, "high": item.high, "unit": "s",
+            "value": _number(item.seconds), "low": _number(item.low),
+            "high": _number(item.high), "unit": "s",
             "per": _UNITS[Measure(item.probe.measure)],
             "rate": _number(item.per_second),
             "rate_unit": "B/s" if item.probe.measure == Measure.ROUND_TRIP.value else "1/s",
@@ -62,7 +63,7 @@ def to_records(summary: CostSummary) -> dict[str, Any]:
         } for point in summary.sweep],
         "break_even": [{
             "executor": item.executor, "start_method": item.start_method,
-            "tasks": 1000,
+            "tasks": MAX_TASKS,
             "break_even_s_predicted": _number(item.predicted_s),
             "predicted_note": _note(item.predicted_s, None),
             "break_even_s_measured": _number(item.measured_s) or None,

@@ -117,8 +117,9 @@ class CostResults:
         add_run(self.benchmarks, visit, [probe.id for probe in self.plan])
 
     def fail(self, failure: CostFailure) -> None:
-        self.benchmarks = [bench for bench in self.benchmarks
-                           if bench.get_name() != failure.probe.id]
+        """Record a probe that failed. Unlike a run's scenario (whose failure may mean its
+        kernel is wrong), a probe's earlier visits stay: a precision visit that times out on
+        a busy host does not unmeasure the sweep point it revisited."""
         self.failures.append(failure)
 
     def visit_seconds(self, probe_id: str) -> float:

@@ -43,6 +43,7 @@ from mpbench.kernels import combine
 from mpbench.model import FAILURE_MARKER, MetadataValue
 
 TimeFunc = Callable[[int], float]  # pyperf's: seconds for `loops` calls
+DEADLINE = _tasks.BARRIER_TIMEOUT_SECONDS  # for any one answer from a worker
 SetUp = Generator[TimeFunc, None, None]  # yields the time function, then tears down
 
 
@@ -64,19 +65,23 @@ def startup(probe: CostProbe) -> SetUp:
             started = time.perf_counter()
             if probe.pattern == Pattern.POOL.value:
                 pool = context.Pool(workers, _tasks.hold, (context.Barrier(workers),))
-                pool.map(_tasks.meet, range(workers), chunksize=1)
-                elapsed += time.perf_counter() - started
-                pool.terminate()
-                pool.join()
+                try:  # never without a deadline: a Pool whose worker dies waits forever
+                    pool.map_async(_tasks.meet, range(workers), chunksize=1).get(DEADLINE)
+                    elapsed += time.perf_counter() - started
+                finally:
+                    pool.terminate()
+                    pool.join()
                 continue
             executor: ProcessPoolExecutor | ThreadPoolExecutor = (
                 ProcessPoolExecutor(workers, context, _tasks.hold, (context.Barrier(workers),))
                 if probe.pattern == Pattern.PROCESS_POOL.value else
                 ThreadPoolExecutor(workers, initializer=_tasks.hold,
                                    initargs=(threading.Barrier(workers),)))
-            list(executor.map(_tasks.meet, range(workers)))
-            elapsed += time.perf_counter() - started
-            executor.shutdown(wait=True)
+            try:
+                list(executor.map(_tasks.meet, range(workers), timeout=DEADLINE))
+                elapsed += time.perf_counter() - started
+            finally:
+                executor.shutdown(wait=True, cancel_futures=True)
         return elapsed
 
     yield time_startup
@@ -130,7 +135,7 @@ def round_trip(probe: CostProbe) -> SetUp:
         def time_round_trips(loops: int) -> float:
             started = time.perf_counter()
             for _ in range(loops * probe.operations):
-                back = pool.apply(_tasks.echo, (payload,))
+                back = pool.apply_async(_tasks.echo, (payload,)).get(DEADLINE)
             elapsed = time.perf_counter() - started
             if len(back) != probe.payload_bytes:
                 raise RuntimeError("the payload came back changed")
