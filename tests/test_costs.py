@@ -323,6 +323,8 @@ def test_costs_json_from_a_saved_file(capsys: pytest.CaptureFixture[str]) -> Non
     # a busy worker's 60 µs a task, not the trivial tasks' 40 µs, over 1 - 1/1.8
     assert by_executor["pool_map"]["break_even_s_predicted"] == pytest.approx(135e-6, rel=0.05)
     assert by_executor["pool_map"]["break_even_s_measured"] == pytest.approx(135e-6, rel=0.1)
+    # tasks of 13.5 µs, ten times shorter: about sqrt(1,000 × 56 µs / (13.5 µs × (1 - 1/1.8)))
+    assert by_executor["pool_map"]["best_chunk"]["chunk"] == pytest.approx(95, rel=0.1)
     assert by_executor["threads"]["break_even_s_predicted"] is None
     assert by_executor["threads"]["predicted_note"] == "never"
     assert by_executor["threads"]["measured_note"].startswith("not reached by tasks of 0.1")

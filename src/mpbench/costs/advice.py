@@ -20,7 +20,7 @@ _WHAT = {
     Pattern.MANAGER_DICT: "Manager().dict()[k] = v",
     Pattern.QUEUE: "Queue.put + get, between processes",
 }
-_PER = {Measure.STARTUP: "start", Measure.DISPATCH: "task", Measure.ROUND_TRIP: "round trip",
+PER = {Measure.STARTUP: "start", Measure.DISPATCH: "task", Measure.ROUND_TRIP: "round trip",
         Measure.SHARED: "operation", Measure.LOADED: "task"}
 _NAMES = {Pattern.POOL_MAP: "Pool.map", Pattern.POOL_ASYNC: "Pool.apply_async",
           Pattern.PROCESS_POOL: "ProcessPoolExecutor.map",
@@ -77,7 +77,7 @@ def figures_tables(summary: CostSummary) -> list[Table]:
                  f"{format_seconds(item.low)}–{format_seconds(item.high)}",
                  *([format_rate(item.per_second, trips)] if rate else [])] for item in items]
         tables.append(Table(_TITLES[measure],
-                            ["what", "w", "start", f"per {_PER[measure]}", "95 % interval",
+                            ["what", "w", "start", f"per {PER[measure]}", "95 % interval",
                              *rate], rows, text_columns=3,
                             notes=["payload rate: payload bytes over the round trip's time "
                                    "(they travel both ways)"] if trips else []))

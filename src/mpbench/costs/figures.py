@@ -128,7 +128,7 @@ def summarize(results: CostResults) -> CostSummary:
             figures.append(Figure(probe, *estimates.median_estimate(values, visits, probe.id)))
     cores, source = effective_cores(results, sweep)
     summary = CostSummary(results, figures, sweep, [], cores, source, gil)
-    return CostSummary(results, figures, sweep, break_evens(summary), cores, source, gil)
+    return dataclasses.replace(summary, break_evens=break_evens(summary))
 
 
 def effective_cores(results: CostResults, sweep: Sequence[SweepPoint]
@@ -211,7 +211,8 @@ def break_evens(summary: CostSummary) -> list[BreakEven]:
         points = [point for point in points if math.isfinite(point.low)
                   and math.isfinite(point.high) and np.isfinite(point.replicates).all()]
         measured, low, high = measured_break_even(points) if points else (None, None, None)
-        dispatched = figure(summary, Measure.DISPATCH, pattern)
+        dispatched = figure(summary, Measure.DISPATCH, pattern,
+                            summary.results.machine.usable_cpus)
         versus_threads = None
         if pattern.uses_processes and gil_threads is not None:
             versus_threads = break_even(costs, MAX_TASKS, rival=gil_threads)

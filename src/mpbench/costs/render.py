@@ -11,15 +11,13 @@ from typing import Any
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from mpbench.costs.advice import break_even_table, figures_tables, sentences
-from mpbench.costs.figures import CostSummary
-from mpbench.costs.probes import MAX_TASKS, CostProbe, Measure
+from mpbench.costs.advice import PER, break_even_table, figures_tables, sentences
+from mpbench.costs.figures import BreakEven, CostSummary
+from mpbench.costs.model import best_chunk
+from mpbench.costs.probes import MAX_TASKS, CostProbe, Measure, Pattern
 from mpbench.costs.store import CostResults
 from mpbench.model import RoundRecord
 from mpbench.views import LiveView, describe_state, printable, render_table
-
-_UNITS = {Measure.STARTUP: "start", Measure.DISPATCH: "task", Measure.ROUND_TRIP: "round trip",
-          Measure.SHARED: "operation", Measure.LOADED: "task"}
 
 
 def _number(value: float | None) -> float | None:
@@ -51,7 +49,7 @@ def to_records(summary: CostSummary) -> dict[str, Any]:
             "payload_kind": item.probe.payload_kind or None,
             "value": _number(item.seconds), "low": _number(item.low),
             "high": _number(item.high), "unit": "s",
-            "per": _UNITS[Measure(item.probe.measure)],
+            "per": PER[Measure(item.probe.measure)],
             "rate": _number(item.per_second),
             "rate_unit": "B/s" if item.probe.measure == Measure.ROUND_TRIP.value else "1/s",
         } for item in summary.figures],
@@ -73,11 +71,22 @@ def to_records(summary: CostSummary) -> dict[str, Any]:
             "predicted_over_measured": item.ratio,
             "break_even_s_predicted_vs_gil_threads": _number(item.predicted_vs_threads_s),
             "model": {**dataclasses.asdict(item.costs), "chunk": item.chunk},
+            **_best_chunk(item, summary.results.machine.usable_cpus),
         } for item in summary.break_evens],
         "advice": sentences(summary),
         "failures": [{"id": failure.probe.id, "reason": failure.reason}
                      for failure in results.failures],
     }
+
+
+def _best_chunk(item: BreakEven, workers: int) -> dict[str, Any]:
+    """The model's best chunk size for tasks ten times shorter than its break-even, where
+    one-task hand-overs do not pay: for the executors that take a chunk size."""
+    if item.executor != Pattern.POOL_MAP.value or not math.isfinite(item.predicted_s):
+        return {}
+    task_s = item.predicted_s / 10
+    return {"best_chunk": {"task_s": task_s,
+                           "chunk": best_chunk(item.costs, MAX_TASKS, task_s, workers)}}
 
 
 def to_json(summary: CostSummary) -> str:
