@@ -405,3 +405,22 @@ def test_a_file_of_single_values_still_gives_json(tmp_path: Path,
     records = json.loads(out)
     assert all(figure["low"] is None for figure in records["figures"])
     assert {item["break_even_s_measured"] for item in records["break_even"]} == {None}
+
+
+def test_gil_threads_faster_than_serial_are_called_above_physics() -> None:
+    from mpbench.costs.advice import sentences
+
+    summary = summarize(store.read(GOLDEN))
+    faster = [dataclasses.replace(point, speedup=1.2, low=1.1, high=1.3,
+                                  replicates=np.full(len(point.replicates), 1.2))
+              if point.probe.pattern == "threads" else point for point in summary.sweep]
+    results = dataclasses.replace(summary, sweep=faster)
+    crossed = dataclasses.replace(results, break_evens=[
+        dataclasses.replace(item, measured_s=0.0) if item.executor == "threads" else item
+        for item in results.break_evens])
+    said = [sentence for sentence in sentences(crossed) if sentence.startswith("Threads")]
+    assert said == ["Threads measured faster than serial here (up to 1.20×), which the GIL does "
+                    "not allow for pure-Python work: the host ran one busy thread slower than "
+                    "two, so this file's sweep measured the host as much as the executors; "
+                    "measure again. The model says threads never pay off on this GIL build; use "
+                    "processes, or a free-threaded Python."]

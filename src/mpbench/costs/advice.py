@@ -195,9 +195,17 @@ def _thread_sentences(summary: CostSummary) -> list[str]:
     if item is None:
         return []
     if summary.gil_enabled:
-        agreed = ("and the sweep agrees" if item.measured_s == math.inf else
-                  "though threads were not swept" if item.measured_s is None else
-                  f"though the sweep crossed at {_break_even_text(item.measured_s)}")
+        if item.measured_s is not None and item.measured_s < math.inf:
+            # Above physics: one thread runs at a time, so the host itself changed speed.
+            fastest = max(point.speedup for point in summary.sweep
+                          if point.probe.pattern == Pattern.THREADS.value)
+            return [f"Threads measured faster than serial here (up to {fastest:.2f}×), which "
+                    "the GIL does not allow for pure-Python work: the host ran one busy thread "
+                    "slower than two, so this file's sweep measured the host as much as the "
+                    "executors; measure again. The model says threads never pay off on this GIL "
+                    "build; use processes, or a free-threaded Python."]
+        agreed = "and the sweep agrees" if item.measured_s == math.inf else \
+            "though threads were not swept"
         return [f"Threads never pay off for pure-Python work on this GIL build: the model says "
                 f"so, {agreed}; use processes, or a free-threaded Python."]
     return [f"Threads pay off for tasks longer than about {format_seconds(item.predicted_s)} "

@@ -89,8 +89,11 @@ def worker_command(probe: CostProbe, round_index: int, options: CostOptions, out
                    ) -> list[str]:
     profile = options.cost_profile
     # A sweep's pool has run its map once already, to check the result: no warmup needed.
-    swept = Measure(probe.measure).paired
-    warmups, values = (0, profile.sweep_values) if swept else (profile.warmups, profile.values)
+    measure = Measure(probe.measure)
+    warmups, values = (
+        (0, profile.loaded_values) if measure == Measure.LOADED else
+        (0, profile.sweep_values) if measure == Measure.SWEEP else
+        (profile.warmups, profile.values))
     return [sys.executable, "-m", "mpbench.costs._worker", "--worker",
             "--probe", probe.to_json(), "--round", str(round_index), "--hook", "mpbench",
             "--loops", "1", "--warmups", str(warmups), "--values", str(values),

@@ -84,6 +84,7 @@ class CostProfile:
     values: int
     warmups: int
     sweep_values: int  # pairs per sweep visit (no warmup: the pool has run its map already)
+    loaded_values: int  # pairs per visit of a busy worker's hand-over: a small difference
     startup_each_count: bool  # start-up for w = 1 … usable CPUs; False: with all of them only
     task_seconds: tuple[float, ...]  # the sweep's task lengths (aimed at; measured as run)
     payload_bytes: tuple[int, ...]
@@ -94,13 +95,13 @@ class CostProfile:
 
 PROFILES: dict[str, CostProfile] = {
     profile.name: profile for profile in (
-        CostProfile("smoke", rounds=1, values=2, warmups=0, sweep_values=2,
+        CostProfile("smoke", rounds=1, values=2, warmups=0, sweep_values=2, loaded_values=2,
                     startup_each_count=False, task_seconds=(1e-4, 1e-2),
                     payload_bytes=(100, 1 << 20), sweep_map_seconds=0.01, max_seconds=15.0,
                     summary="every measurement once, briefly, start-up with all the workers only, "
                             "and a 2-point sweep: checks that everything runs (about 16 s on 2 "
                             "cores)"),
-        CostProfile("default", rounds=2, values=2, warmups=1, sweep_values=2,
+        CostProfile("default", rounds=2, values=2, warmups=1, sweep_values=2, loaded_values=6,
                     startup_each_count=True,
                     task_seconds=(1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-1),
                     payload_bytes=(100, 10 << 10, 1 << 20, 64 << 20), sweep_map_seconds=0.04,
