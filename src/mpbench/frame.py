@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
+import pyperf
 
 from mpbench.costs.probes import Measure
 from mpbench.errors import ResultsFileError
@@ -110,47 +111,24 @@ def to_frame(results: Sequence[Results | CostResults]) -> pd.DataFrame:
 def _cost_rows(results: CostResults) -> Iterable[dict[str, Any]]:
     """A costs file's rows: `value` is seconds per operation (the sweep: per map, with the
     serial map in `baseline_s`), `tasks` the operations each value covers."""
-    offsets = utc_offsets(results)
     interpreter = results.interpreter
+    offsets = utc_offsets(results)
     probes = {probe.id: probe for probe in results.plan}
     for bench in results.benchmarks:
         probe = probes[bench.get_name()]
         spun = Measure(probe.measure).paired  # maps of spin tasks
-        for process, run in enumerate(r for r in bench.get_runs() if r.values):
-            metadata = run.get_metadata()
-            other_load = _number(metadata, "other_load", float)
-            paired = paired_baseline(metadata, run.values)
-            baseline: list[float | None] = [*paired] if paired else [None] * len(run.values)
-            first = metadata.get(BASELINE_FIRST)
-            for sample, value in enumerate(run.values):
-                yield {
-                    "file": str(results.path), "machine": results.machine.name,
-                    "python": interpreter.version, "interpreter": interpreter.tag,
-                    "free_threaded": metadata.get("free_threaded") == "yes",
-                    "scenario": probe.id, "kernel": "spin" if spun else None,
-                    "executor": probe.pattern, "start_method": probe.start_method,
-                    "workers": probe.workers, "scaling": Scaling.STRONG.value, "work": 1,
-                    "size": probe.task_iterations * probe.operations, "tasks": probe.operations,
-                    "blas_threads": 0, "kernel_hash": None,
-                    "usable_cpus": results.machine.usable_cpus,
-                    "cpus_granted": _number(metadata, "cpus_granted", int)
-                    or results.machine.usable_cpus,
-                    "cpus": metadata.get("cpus"),
-                    "gil_enabled": metadata.get("gil_enabled", "yes") == "yes",
-                    "workers_gil_enabled": metadata.get("gil_enabled", "yes") == "yes",
-                    "process": process, "round": _number(metadata, "round", int),
-                    "sample": sample, "value": value, "baseline_s": baseline[sample],
-                    "baseline_first": None if baseline[sample] is None or first not in (0, 1)
-                    else bool((first + sample) % 2 == 1),
-                    "startup_s": None, "other_load": other_load,
-                    "contended": other_load is not None and other_load >= CONTENDED_LOAD,
-                    "reference_ms": _number(metadata, "reference_ms", float),
-                    "result": str(metadata.get("result", "")) or None,
-                    "date": _utc(_date(metadata.get("date")),
-                                 offsets.get(_number(metadata, "round", int))),
-                    "measure": probe.measure,
-                    "payload_bytes": probe.payload_bytes or None,
-                }
+        axes = {
+            "python": interpreter.version, "interpreter": interpreter.tag,
+            "scenario": probe.id, "kernel": "spin" if spun else None,
+            "executor": probe.pattern, "start_method": probe.start_method,
+            "workers": probe.workers, "scaling": Scaling.STRONG.value, "work": 1,
+            "size": probe.task_iterations * probe.operations, "tasks": probe.operations,
+            "blas_threads": 0, "kernel_hash": None, "measure": probe.measure,
+            "payload_bytes": probe.payload_bytes or None,
+        }
+        for metadata, sample in _samples(results, bench, offsets):
+            yield {**axes, **sample, "startup_s": None,
+                   "workers_gil_enabled": metadata.get("gil_enabled", "yes") == "yes"}
 
 
 def _rows(results: Results) -> Iterable[dict[str, Any]]:
@@ -159,56 +137,69 @@ def _rows(results: Results) -> Iterable[dict[str, Any]]:
     for bench in results.benchmarks:
         tag = str(bench.get_metadata()["interpreter"])
         interpreter = results.interpreter(tag)
-        for process, run in enumerate(r for r in bench.get_runs() if r.values):
-            metadata = run.get_metadata()
-            other_load = _number(metadata, "other_load", float)
-            # pyperf's date is local time without an offset: its round's UTC start gives it one
-            date = _utc(_date(metadata.get("date")), offsets.get(_number(metadata, "round", int)))
+        for metadata, sample in _samples(results, bench, offsets):
             scaling = str(metadata.get("scaling", Scaling.STRONG.value))
-            paired = paired_baseline(metadata, run.values)
-            baseline: list[float | None] = [*paired] if paired else [None] * len(run.values)
-            first = metadata.get(BASELINE_FIRST)
-            for sample, value in enumerate(run.values):
-                yield {
-                    "file": str(results.path),
-                    "machine": machine.name,
-                    "python": machine.python_version if interpreter is None
-                    else interpreter.version,
-                    "interpreter": tag,
-                    "free_threaded": metadata.get("free_threaded") == "yes",
-                    "scenario": bench.get_name(),
-                    "kernel": metadata["kernel"],
-                    "executor": metadata["executor"],
-                    "start_method": metadata.get("start_method"),
-                    "workers": metadata["workers"],
-                    "scaling": scaling,
-                    "work": work(scaling, metadata["workers"]),
-                    "size": metadata["size"],
-                    "tasks": metadata["tasks"],
-                    "blas_threads": metadata["blas_threads"],
-                    "kernel_hash": metadata.get("kernel_hash"),
-                    "usable_cpus": machine.usable_cpus,
-                    "cpus_granted": _number(metadata, "cpus_granted", int)
-                    or machine.usable_cpus,
-                    "cpus": metadata.get("cpus"),
-                    "gil_enabled": metadata.get("gil_enabled", "yes") == "yes",
-                    "workers_gil_enabled": metadata.get("workers_gil_enabled", "yes") != "no",
-                    "process": process,
-                    "round": _number(metadata, "round", int),
-                    "sample": sample,
-                    "value": value,
-                    "baseline_s": baseline[sample],
-                    "baseline_first": None if baseline[sample] is None or first not in (0, 1)
-                    else bool((first + sample) % 2 == 1),
-                    "startup_s": _number(metadata, "startup_s", float),
-                    "other_load": other_load,
-                    "contended": other_load is not None and other_load >= CONTENDED_LOAD,
-                    "reference_ms": _number(metadata, "reference_ms", float),
-                    "result": str(metadata.get("result", "")) or None,
-                    "date": date,
-                    "measure": None,
-                    "payload_bytes": None,
-                }
+            yield {
+                **sample,
+                "python": machine.python_version if interpreter is None
+                else interpreter.version,
+                "interpreter": tag,
+                "scenario": bench.get_name(),
+                "kernel": metadata["kernel"],
+                "executor": metadata["executor"],
+                "start_method": metadata.get("start_method"),
+                "workers": metadata["workers"],
+                "scaling": scaling,
+                "work": work(scaling, metadata["workers"]),
+                "size": metadata["size"],
+                "tasks": metadata["tasks"],
+                "blas_threads": metadata["blas_threads"],
+                "kernel_hash": metadata.get("kernel_hash"),
+                "workers_gil_enabled": metadata.get("workers_gil_enabled", "yes") != "no",
+                "startup_s": _number(metadata, "startup_s", float),
+                "measure": None,
+                "payload_bytes": None,
+            }
+
+
+def _samples(results: Results | CostResults, bench: pyperf.Benchmark,
+             offsets: Mapping[int, dt.timedelta]
+             ) -> Iterable[tuple[dict[str, Any], dict[str, Any]]]:
+    """Each timed value of a benchmark with its visit's metadata, and the columns every row
+    has whatever it measured: the file, the machine, the visit and the value (`offsets`: see
+    utc_offsets)."""
+    machine = results.machine
+    for process, run in enumerate(r for r in bench.get_runs() if r.values):
+        metadata = run.get_metadata()
+        other_load = _number(metadata, "other_load", float)
+        # pyperf's date is local time without an offset: its round's UTC start gives it one
+        date = _utc(_date(metadata.get("date")), offsets.get(_number(metadata, "round", int)))
+        paired = paired_baseline(metadata, run.values)
+        baseline: list[float | None] = [*paired] if paired else [None] * len(run.values)
+        first = metadata.get(BASELINE_FIRST)
+        for sample, value in enumerate(run.values):
+            yield metadata, {
+                "file": str(results.path),
+                "machine": machine.name,
+                "free_threaded": metadata.get("free_threaded") == "yes",
+                "usable_cpus": machine.usable_cpus,
+                "cpus_granted": _number(metadata, "cpus_granted", int) or machine.usable_cpus,
+                "cpus": metadata.get("cpus"),
+                "gil_enabled": metadata.get("gil_enabled", "yes") == "yes",
+                "process": process,
+                "round": _number(metadata, "round", int),
+                "sample": sample,
+                "value": value,
+                "baseline_s": baseline[sample],
+                # the first value's baseline ran first when it is 1; the order alternates
+                "baseline_first": None if baseline[sample] is None or first not in (0, 1)
+                else bool((first + sample) % 2 == 1),
+                "other_load": other_load,
+                "contended": other_load is not None and other_load >= CONTENDED_LOAD,
+                "reference_ms": _number(metadata, "reference_ms", float),
+                "result": str(metadata.get("result", "")) or None,
+                "date": date,
+            }
 
 
 def utc_offsets(results: Results | CostResults) -> dict[int, dt.timedelta]:
