@@ -133,13 +133,29 @@ def default_path(machine: Machine, now: dt.datetime | None = None) -> Path:
     return RESULTS_DIR / machine.name / f"{utc_stamp(now)}.json"
 
 
-def to_json(results: Results) -> dict[str, Any]:
+def suite_json(benchmarks: Sequence[pyperf.Benchmark], section: dict[str, Any]
+               ) -> dict[str, Any]:
+    """A pyperf BenchmarkSuite's JSON with mpbench's `section` beside it (see the module's
+    docstring); a suite without benchmarks, which pyperf cannot write, is the section alone."""
     data: dict[str, Any] = {"version": "1.0", "benchmarks": []}
-    if results.benchmarks:
+    if benchmarks:
         buffer = io.StringIO()
-        pyperf.BenchmarkSuite(results.benchmarks).dump(buffer)
+        pyperf.BenchmarkSuite(list(benchmarks)).dump(buffer)
         data = json.loads(buffer.getvalue())
-    data[SECTION] = {
+    return {**data, SECTION: section}
+
+
+def save_json(data: dict[str, Any], path: Path, *, replace: bool) -> Path:
+    """Write a results or costs file's JSON atomically, gzipped when its name ends in .gz, and
+    return where it went (see write_atomically)."""
+    text = json.dumps(data, sort_keys=True, separators=(",", ":")) + "\n"
+    content = gzip.compress(text.encode(), mtime=0) if path.name.endswith(".gz") else \
+        text.encode()
+    return write_atomically(path, content, replace=replace)
+
+
+def to_json(results: Results) -> dict[str, Any]:
+    return suite_json(results.benchmarks, {
         "format": FORMAT_VERSION,
         "machine": asdict(results.machine),
         "options": results.options.to_dict(),
@@ -148,16 +164,12 @@ def to_json(results: Results) -> dict[str, Any]:
         "rounds": [record.to_dict() for record in results.rounds],
         "interpreters": [interpreter.to_dict() for interpreter in results.interpreters],
         "unsupported": [item.to_dict() for item in results.unsupported],
-    }
-    return data
+    })
 
 
 def save(results: Results, path: Path, *, replace: bool) -> Path:
-    """Write the whole results file atomically and return where it went (see write_atomically)."""
-    text = json.dumps(to_json(results), sort_keys=True, separators=(",", ":")) + "\n"
-    content = gzip.compress(text.encode(), mtime=0) if path.name.endswith(".gz") else \
-        text.encode()
-    return write_atomically(path, content, replace=replace)
+    """Write the whole results file atomically and return where it went."""
+    return save_json(to_json(results), path, replace=replace)
 
 
 def write_atomically(path: Path, content: bytes, *, replace: bool = True) -> Path:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import io
 import json
 import math
 from collections.abc import Mapping
@@ -28,8 +27,9 @@ from mpbench.storage import (
     add_run,
     last_visit_seconds,
     read_json,
+    save_json,
+    suite_json,
     utc_stamp,
-    write_atomically,
 )
 
 
@@ -138,12 +138,7 @@ def default_path(machine: Machine, now: dt.datetime | None = None) -> Path:
 
 
 def to_json(results: CostResults) -> dict[str, Any]:
-    data: dict[str, Any] = {"version": "1.0", "benchmarks": []}
-    if results.benchmarks:
-        buffer = io.StringIO()
-        pyperf.BenchmarkSuite(results.benchmarks).dump(buffer)
-        data = json.loads(buffer.getvalue())
-    data[SECTION] = {
+    return suite_json(results.benchmarks, {
         "format": FORMAT_VERSION, "kind": COSTS_KIND,
         "machine": dataclasses.asdict(results.machine),
         "interpreter": results.interpreter.to_dict(),
@@ -151,13 +146,11 @@ def to_json(results: CostResults) -> dict[str, Any]:
         "plan": [dataclasses.asdict(probe) for probe in results.plan],
         "failures": [failure.to_dict() for failure in results.failures],
         "rounds": [record.to_dict() for record in results.rounds],
-    }
-    return data
+    })
 
 
 def save(results: CostResults, path: Path, *, replace: bool) -> Path:
-    text = json.dumps(to_json(results), sort_keys=True, separators=(",", ":")) + "\n"
-    return write_atomically(path, text.encode(), replace=replace)
+    return save_json(to_json(results), path, replace=replace)
 
 
 def read(path: Path) -> CostResults:
