@@ -79,20 +79,21 @@ def median_estimate(values: FloatArray, visits: IntArray, scenario_id: str
 def paired_speedup(baseline: FloatArray, values: FloatArray, visits: IntArray,
                    scenario_id: str) -> tuple[float, float, float]:
     """Speedup over the paired baseline, and its interval: from the per-pair log ratios."""
-    if not len(values):
-        return math.nan, math.nan, math.nan
-    log_ratios = np.log(baseline) - np.log(values)
-    low, high = interval(np.log(speedup_replicates(baseline, values, visits, scenario_id)))
-    return math.exp(float(np.median(log_ratios))), math.exp(low), math.exp(high)
+    estimate, low, high, _ = replicated_speedup(baseline, values, visits, scenario_id)
+    return estimate, low, high
 
 
-def speedup_replicates(baseline: FloatArray, values: FloatArray, visits: IntArray,
-                       scenario_id: str) -> FloatArray:
-    """The bootstrap replicates of a paired speedup, for an estimate derived from several
+def replicated_speedup(baseline: FloatArray, values: FloatArray, visits: IntArray,
+                       scenario_id: str) -> tuple[float, float, float, FloatArray]:
+    """`paired_speedup` and its bootstrap replicates, for an estimate derived from several
     speedups (where a sweep crosses 1)."""
+    if not len(values):
+        return math.nan, math.nan, math.nan, np.full(REPLICATES, np.nan)
     log_ratios = np.log(baseline) - np.log(values)
-    replicates: FloatArray = np.exp(bootstrap_medians(log_ratios, visits, rng_for(scenario_id)))
-    return replicates
+    replicates = bootstrap_medians(log_ratios, visits, rng_for(scenario_id))
+    low, high = interval(replicates)
+    return (math.exp(float(np.median(log_ratios))), math.exp(low), math.exp(high),
+            np.exp(replicates))
 
 
 def half_width(estimate: float, low: float, high: float) -> float:

@@ -120,10 +120,9 @@ def summarize(results: CostResults) -> CostSummary:
                 figures.append(Figure(probe, *estimates.median_estimate(beyond, visits,
                                                                         probe.id)))
                 continue
-            speedup = estimates.paired_speedup(serial, values, visits, probe.id)
             sweep.append(SweepPoint(probe, float(np.median(serial)) / probe.operations,
-                                    *speedup, estimates.speedup_replicates(
-                                        serial, values, visits, probe.id)))
+                                    *estimates.replicated_speedup(serial, values, visits,
+                                                                  probe.id)))
         elif len(values):
             figures.append(Figure(probe, *estimates.median_estimate(values, visits, probe.id)))
     cores, source = effective_cores(results, sweep)
