@@ -9,7 +9,8 @@ from __future__ import annotations
 import argparse
 import signal
 import sys
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -400,8 +401,7 @@ def _run(args: argparse.Namespace, console: Console) -> int:
     machine = collect_machine(args.machine)
     # SIGTERM and SIGHUP stop a run the way Ctrl-C does: finished visits are already saved,
     # and an environment being made is left unfinished, to be made again.
-    previous = {signum: signal.signal(signum, _raise_stopped) for signum in STOPPED_BY}
-    try:
+    with _signals_stop_like_ctrl_c():
         if args.resume:
             from mpbench.storage import read
 
@@ -422,10 +422,7 @@ def _run(args: argparse.Namespace, console: Console) -> int:
                 runs.measure(results, destination, view, pythons)
         except KeyboardInterrupt as stop:
             _report_interrupt(results)
-            return STOPPED_BY.get(stop.signum, 130) if isinstance(stop, Stopped) else 130
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
+            return _interrupted_code(stop)
     analysed = _analysed(results)
     print_results(console, results, analysed)
     wrong = 0 if analysed is None else int(analysed[1]["wrong_result"].sum())
@@ -483,6 +480,23 @@ def _raise_stopped(signum: int, frame: FrameType | None) -> None:
 
 # How a stopped run exits: 130 for Ctrl-C and SIGTERM (as before), 129 for SIGHUP (128 + 1).
 STOPPED_BY: dict[int, int] = {signal.SIGTERM: 130, signal.SIGHUP: 129}
+
+
+@contextmanager
+def _signals_stop_like_ctrl_c() -> Iterator[None]:
+    """Inside, SIGTERM and SIGHUP raise Stopped, so a run, a fleet or a costs run stops the way
+    Ctrl-C does (what finished is saved); the handlers from before are back on the way out."""
+    previous = {signum: signal.signal(signum, _raise_stopped) for signum in STOPPED_BY}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def _interrupted_code(stop: KeyboardInterrupt) -> int:
+    """The exit code of a command that `stop` interrupted (see STOPPED_BY)."""
+    return STOPPED_BY.get(stop.signum, 130) if isinstance(stop, Stopped) else 130
 
 
 def _report_interrupt(results: Results) -> None:
@@ -595,17 +609,14 @@ def _fleet(args: argparse.Namespace, console: Console) -> int:
     stopped_by = None
     # As for `run`: SIGTERM and SIGHUP stop the fleet the way Ctrl-C does, and every host
     # that was running saves what it finished and sends it back.
-    previous = {signum: signal.signal(signum, _raise_stopped) for signum in STOPPED_BY}
     view = FleetView(console)
     try:
-        with view:
+        with _signals_stop_like_ctrl_c(), view:
             run_fleet(args.address, _run_argv(args.argv[2:]), benchmarks,
                       per_worker=args.per_worker, parallel=args.parallel, observer=view)
     except KeyboardInterrupt as stop:
-        stopped_by = STOPPED_BY.get(stop.signum, 130) if isinstance(stop, Stopped) else 130
+        stopped_by = _interrupted_code(stop)
     finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
         if view.finished:  # what came back is recorded, whatever ended the fleet
             manifest = write_atomically(output.with_name(f"{output.stem}.hosts.json"),
                                         fleet_manifest(view.finished).encode(), replace=False)
@@ -657,7 +668,7 @@ def _costs(args: argparse.Namespace, console: Console) -> int:
             results = _measure_costs(args, Console(stderr=True, highlight=False)
                                      if args.format == "json" else console)
         except KeyboardInterrupt as stop:
-            return STOPPED_BY.get(stop.signum, 130) if isinstance(stop, Stopped) else 130
+            return _interrupted_code(stop)
     summary = summarize(results)
     if args.format == "json":
         sys.stdout.write(to_json(summary))
@@ -700,17 +711,13 @@ def _measure_costs(args: argparse.Namespace, console: Console) -> CostResults:
     results, destination = measure.prepare(
         request, machine, (default, *(method for method in methods if method != default)))
     print_machine(console, machine)
-    previous = {signum: signal.signal(signum, _raise_stopped) for signum in STOPPED_BY}
     try:
-        with CostsView(console, results) as view:
+        with _signals_stop_like_ctrl_c(), CostsView(console, results) as view:
             measure.measure(results, destination, view)
     except KeyboardInterrupt:
         kept = f"what was measured is in {results.path}" if results.path else "nothing was saved"
         print(f"interrupted: {kept}", file=sys.stderr)
         raise
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
     return results
 
 
